@@ -1,0 +1,270 @@
+"""Every error wsgate raises, under one root.
+
+Catch :class:`WsgateError` to catch them all. Several also inherit a builtin so that code
+written against the builtin keeps working (a missing connection is a ``KeyError``, a malformed
+event a ``ValueError``).
+
+::
+
+    WsgateError
+    ├── EventError (ValueError)                 the Lambda event is not a WebSocket event we can read
+    │   └── InvalidBodyError                     the body is not valid JSON (or not valid base64)
+    ├── RouteError                               a problem with the app's routes
+    │   ├── DuplicateRouteError (ValueError)     the same route key registered twice
+    │   └── InvalidRouteError (ValueError)       a route key or selection expression that cannot be
+    ├── ConnectRejected                          raised in a $connect handler to refuse the handshake
+    ├── ConfigurationError                       wsgate is configured wrongly (endpoint, table, URL)
+    ├── RegistryError                            the connection registry failed
+    │   ├── ConnectionNotFound (KeyError)        no such (live) connection in the registry
+    │   └── RegistryUnavailable                  the backend could not be reached
+    ├── SendError                                a Management API call failed
+    │   ├── ConnectionGoneError                  410: the connection is gone; prune it
+    │   ├── PayloadTooLargeError (ValueError)    over 131,072 bytes: refused before any request
+    │   ├── ForbiddenError                       403: wrong endpoint/stage or IAM; never prunes
+    │   ├── ThrottledError                       429 still failing after the retry budget
+    │   ├── ServerError                          5xx still failing after the retry budget
+    │   └── TransportError                       network failure / timeout after the retry budget
+    └── AuthError                                authorizer outcomes
+        ├── Unauthorized                         401: missing or invalid credentials
+        └── AccessDenied                         403: valid credentials, access refused
+
+Errors carry their data as attributes (``connection_id``, ``status_code``, ...) and build
+their message in ``__str__``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDenied",
+    "AuthError",
+    "ConfigurationError",
+    "ConnectRejected",
+    "ConnectionGoneError",
+    "ConnectionNotFound",
+    "DuplicateRouteError",
+    "EventError",
+    "ForbiddenError",
+    "InvalidBodyError",
+    "InvalidRouteError",
+    "PayloadTooLargeError",
+    "RegistryError",
+    "RegistryUnavailable",
+    "RouteError",
+    "SendError",
+    "ServerError",
+    "ThrottledError",
+    "TransportError",
+    "Unauthorized",
+    "WsgateError",
+]
+
+
+class WsgateError(Exception):
+    """Root of every exception wsgate raises."""
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+class EventError(WsgateError, ValueError):
+    """The Lambda event is not an API Gateway WebSocket event that can be read.
+
+    Attributes:
+        reason: What is wrong, in a few words.
+        field: The dotted path of the offending field, when one is to blame.
+    """
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason, field)
+        self.reason = reason
+        self.field = field
+
+    def __str__(self) -> str:
+        if self.field:
+            return f"invalid WebSocket event: {self.field}: {self.reason}"
+        return f"invalid WebSocket event: {self.reason}"
+
+
+class InvalidBodyError(EventError):
+    """The message body could not be decoded (bad JSON, bad base64)."""
+
+    def __init__(self, reason: str, field: str | None = "body") -> None:
+        super().__init__(reason, field)
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+
+class RouteError(WsgateError):
+    """A problem with the app's routes."""
+
+
+class DuplicateRouteError(RouteError, ValueError):
+    """The same route key was registered twice (raised when the module is imported)."""
+
+    def __init__(self, route_key: str) -> None:
+        super().__init__(route_key)
+        self.route_key = route_key
+
+    def __str__(self) -> str:
+        return f"route {self.route_key!r} is already registered"
+
+
+class InvalidRouteError(RouteError, ValueError):
+    """A route key or a route selection expression that API Gateway would not accept."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        super().__init__(value, reason)
+        self.value = value
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"invalid route {self.value!r}: {self.reason}"
+
+
+class ConnectRejected(WsgateError):
+    """Raise in a ``$connect`` handler to refuse the handshake with an HTTP status.
+
+    The client sees that status (e.g. ``401``) instead of ``101 Switching Protocols``.
+    """
+
+    def __init__(self, status_code: int = 403, reason: str = "") -> None:
+        super().__init__(status_code, reason)
+        self.status_code = status_code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        suffix = f": {self.reason}" if self.reason else ""
+        return f"connection rejected with status {self.status_code}{suffix}"
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+
+class ConfigurationError(WsgateError):
+    """wsgate is configured wrongly: a missing endpoint, table, or a malformed URL."""
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+class RegistryError(WsgateError):
+    """The connection registry failed."""
+
+
+class ConnectionNotFound(RegistryError, KeyError):
+    """No live connection with this id is in the registry."""
+
+    def __init__(self, connection_id: str) -> None:
+        super().__init__(connection_id)
+        self.connection_id = connection_id
+
+    def __str__(self) -> str:
+        return f"no connection {self.connection_id!r} in the registry"
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry's backend could not be reached or refused the request."""
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+
+class SendError(WsgateError):
+    """A Management API (``@connections``) call failed.
+
+    Attributes:
+        connection_id: The connection the call was for.
+        status_code: The HTTP status of the last answer, or ``None`` when none came.
+        detail: Extra text (an error type or message from the server, or the cause).
+    """
+
+    default_status: int | None = None
+    label = "send failed"
+
+    def __init__(
+        self,
+        connection_id: str,
+        status_code: int | None = None,
+        detail: str = "",
+    ) -> None:
+        if status_code is None:
+            status_code = self.default_status
+        super().__init__(connection_id, status_code, detail)
+        self.connection_id = connection_id
+        self.status_code = status_code
+        self.detail = detail
+
+    def __str__(self) -> str:
+        status = f" ({self.status_code})" if self.status_code is not None else ""
+        detail = f": {self.detail}" if self.detail else ""
+        return f"{self.label}{status} for connection {self.connection_id!r}{detail}"
+
+
+class ConnectionGoneError(SendError):
+    """410: the connection no longer exists (or is not established yet). Safe to prune."""
+
+    default_status = 410
+    label = "connection gone"
+
+
+class PayloadTooLargeError(SendError, ValueError):
+    """The payload is over the 131,072-byte limit; refused before any request was made."""
+
+    default_status = 413
+    label = "payload too large"
+
+
+class ForbiddenError(SendError):
+    """403: wrong endpoint, stage or IAM permissions. A configuration problem: never prunes."""
+
+    default_status = 403
+    label = "forbidden"
+
+
+class ThrottledError(SendError):
+    """429 LimitExceeded, still failing when the retry budget ran out."""
+
+    default_status = 429
+    label = "throttled"
+
+
+class ServerError(SendError):
+    """5xx, still failing when the retry budget ran out."""
+
+    label = "server error"
+
+
+class TransportError(SendError):
+    """The request could not be completed (connection refused, reset, timed out)."""
+
+    label = "transport error"
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+
+class AuthError(WsgateError):
+    """An authorizer outcome other than Allow."""
+
+    status_code = 401
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        name = type(self).__name__
+        return f"{name}: {self.reason}" if self.reason else name
+
+
+class Unauthorized(AuthError):
+    """401: credentials missing or invalid. API Gateway answers 401."""
+
+    status_code = 401
+
+
+class AccessDenied(AuthError):
+    """403: credentials valid but access refused (an explicit Deny)."""
+
+    status_code = 403
