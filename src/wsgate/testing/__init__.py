@@ -1,0 +1,1 @@
+"""Testing helpers for wsgate apps: event factories, test client, registry contract suite."""
