@@ -1,0 +1,41 @@
+"""Observability for wsgate apps: structured logging and CloudWatch EMF metrics.
+
+Everything here is standard library only and configures nothing on import.
+
+* :mod:`wsgate.observe.logging` — the ``wsgate`` logger, the event's ids on every record,
+  a JSON formatter compatible with Lambda's JSON log format and Powertools' Logger.
+* :mod:`wsgate.observe.metrics` — connects, disconnects, messages, sends, failures, prunes and
+  broadcasts as Embedded Metric Format lines, with a replaceable sink.
+"""
+
+from __future__ import annotations
+
+from wsgate.observe.logging import (
+    EventContextFilter,
+    JsonFormatter,
+    add_event_context,
+    configure_logging,
+    get_logger,
+)
+from wsgate.observe.metrics import (
+    EMFSink,
+    Metrics,
+    MetricSink,
+    PowertoolsSink,
+    get_metrics,
+    set_metrics,
+)
+
+__all__ = [
+    "EMFSink",
+    "EventContextFilter",
+    "JsonFormatter",
+    "MetricSink",
+    "Metrics",
+    "PowertoolsSink",
+    "add_event_context",
+    "configure_logging",
+    "get_logger",
+    "get_metrics",
+    "set_metrics",
+]

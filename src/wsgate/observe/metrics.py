@@ -1,0 +1,415 @@
+"""CloudWatch metrics as Embedded Metric Format (EMF) log lines.
+
+wsgate counts what happens to a WebSocket app — connects, disconnects, messages in, messages
+sent, send failures by kind, gone connections pruned, broadcast fan-out — and writes the counts
+as EMF documents on stdout. In Lambda, CloudWatch Logs turns each such line into metrics: no AWS
+call, no extra dependency, no latency on the request path.
+
+A :class:`Metrics` recorder takes the data points; a :class:`MetricSink` (a two-method protocol)
+decides where they go. The default sink, :class:`EMFSink`, buffers points and writes one JSON
+line per group of dimensions when :meth:`Metrics.flush` is called — once per invocation, which
+``WebSocketApp.dispatch`` does through :func:`wsgate.observe.instrument`. Pass another sink
+(e.g. :class:`PowertoolsSink` around a Powertools ``Metrics``) to send the points elsewhere.
+
+Turn metrics off with ``WSGATE_METRICS=off`` (also ``0``, ``false``, ``no``) or
+``Metrics(enabled=False)`` / :meth:`Metrics.disable`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TextIO, runtime_checkable
+
+from wsgate.exceptions import (
+    ConfigurationError,
+    ConnectionGoneError,
+    PayloadTooLargeError,
+    ThrottledError,
+)
+
+__all__ = [
+    "BROADCAST_DURATION",
+    "BROADCAST_RECIPIENTS",
+    "CONNECTIONS_PRUNED",
+    "CONNECTS",
+    "DISCONNECTS",
+    "HANDLER_ERRORS",
+    "MESSAGES_IN",
+    "MESSAGES_SENT",
+    "SEND_FAILURES",
+    "EMFSink",
+    "MetricSink",
+    "Metrics",
+    "PowertoolsSink",
+    "failure_kind",
+    "get_metrics",
+    "set_metrics",
+]
+
+CONNECTS = "Connects"
+DISCONNECTS = "Disconnects"
+MESSAGES_IN = "MessagesIn"
+HANDLER_ERRORS = "HandlerErrors"
+MESSAGES_SENT = "MessagesSent"
+#: Metric name for each send-failure kind (see :func:`failure_kind`).
+SEND_FAILURES = {
+    "gone": "SendFailuresGone",
+    "throttled": "SendFailuresThrottled",
+    "too_large": "SendFailuresTooLarge",
+    "other": "SendFailuresOther",
+}
+CONNECTIONS_PRUNED = "ConnectionsPruned"
+BROADCAST_RECIPIENTS = "BroadcastRecipients"
+BROADCAST_DURATION = "BroadcastDuration"
+
+COUNT = "Count"
+MILLISECONDS = "Milliseconds"
+
+# Limits from the EMF specification: 100 metric definitions per document, 100 values per
+# metric, 30 dimensions per dimension set.
+MAX_METRICS_PER_DOCUMENT = 100
+MAX_VALUES_PER_METRIC = 100
+MAX_DIMENSIONS = 30
+
+KNOWN_DIMENSIONS = ("Stage", "Route")
+_OFF_VALUES = frozenset({"off", "0", "false", "no", "disabled"})
+
+
+@runtime_checkable
+class MetricSink(Protocol):
+    """Where metric data points go. Implement both methods to plug in another backend."""
+
+    def add(self, name: str, value: float, unit: str, dimensions: Mapping[str, str]) -> None:
+        """Take one data point. Called on the request path: keep it cheap, never raise."""
+
+    def flush(self) -> None:
+        """Publish what was added since the last flush. Called once per invocation."""
+
+
+class EMFSink:
+    """Buffers points and writes them as CloudWatch Embedded Metric Format lines.
+
+    Points with the same dimensions share a document; counts are summed, durations kept as
+    value arrays. A document holds at most 100 metrics and 100 values per metric, as the EMF
+    specification requires; more points make more documents.
+
+    Args:
+        namespace: The CloudWatch namespace of every metric.
+        stream: Where lines go; ``None`` means ``sys.stdout`` at write time (what Lambda sends
+            to CloudWatch Logs).
+        clock: Returns epoch seconds; the documents' ``Timestamp`` is taken at flush.
+    """
+
+    def __init__(
+        self,
+        namespace: str,
+        *,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not namespace or len(namespace) > 255:
+            raise ConfigurationError(f"metric namespace must be 1-255 characters: {namespace!r}")
+        self.namespace = namespace
+        self._stream = stream
+        self._clock = clock
+        self._lock = threading.Lock()
+        # dimensions (sorted items) -> metric name -> (unit, values)
+        self._buffer: dict[tuple[tuple[str, str], ...], dict[str, tuple[str, list[float]]]] = {}
+
+    def add(self, name: str, value: float, unit: str, dimensions: Mapping[str, str]) -> None:
+        """Buffer one data point until the next :meth:`flush`."""
+        key = tuple(sorted(dimensions.items()))
+        with self._lock:
+            group = self._buffer.setdefault(key, {})
+            entry = group.get(name)
+            if entry is None:
+                group[name] = (unit, [value])
+            elif unit == COUNT and entry[0] == COUNT:
+                entry[1][0] += value
+            else:
+                entry[1].append(value)
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Take the buffered points as EMF documents (and empty the buffer).
+
+        Mostly for tests and custom writers; :meth:`flush` calls it and writes the result.
+        """
+        with self._lock:
+            buffer, self._buffer = self._buffer, {}
+        timestamp = int(self._clock() * 1000)
+        documents: list[dict[str, Any]] = []
+        for key, group in buffer.items():
+            dimensions = dict(key)
+            # Split long value arrays first, then pack at most 100 metrics per document.
+            pending: list[tuple[str, str, list[float]]] = []
+            for name, (unit, values) in group.items():
+                for start in range(0, len(values), MAX_VALUES_PER_METRIC):
+                    pending.append((name, unit, values[start : start + MAX_VALUES_PER_METRIC]))
+            while pending:
+                batch: dict[str, tuple[str, list[float]]] = {}
+                rest: list[tuple[str, str, list[float]]] = []
+                for name, unit, values in pending:
+                    if name in batch or len(batch) >= MAX_METRICS_PER_DOCUMENT:
+                        rest.append((name, unit, values))
+                    else:
+                        batch[name] = (unit, values)
+                documents.append(self._document(timestamp, dimensions, batch))
+                pending = rest
+        return documents
+
+    def _document(
+        self,
+        timestamp: int,
+        dimensions: Mapping[str, str],
+        metrics: Mapping[str, tuple[str, list[float]]],
+    ) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "_aws": {
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self.namespace,
+                        "Dimensions": [sorted(dimensions)],
+                        "Metrics": [
+                            {"Name": name, "Unit": unit} for name, (unit, _) in metrics.items()
+                        ],
+                    }
+                ],
+            }
+        }
+        document.update(dimensions)
+        for name, (_, values) in metrics.items():
+            document[name] = values[0] if len(values) == 1 else values
+        return document
+
+    def flush(self) -> None:
+        """Write every buffered point as EMF lines, one JSON document per line."""
+        documents = self.documents()
+        if not documents:
+            return
+        stream = self._stream if self._stream is not None else sys.stdout
+        text = "".join(json.dumps(doc, separators=(",", ":")) + "\n" for doc in documents)
+        with self._lock:
+            stream.write(text)
+            stream.flush()
+
+
+class PowertoolsSink:
+    """Sends points to a Powertools for AWS Lambda ``Metrics`` object.
+
+    Powertools keeps one dimension set per flush, so wsgate's per-point dimensions (stage,
+    route) are not applied here: add the dimensions you want on the Powertools object, and let
+    its ``@metrics.log_metrics`` decorator flush. :meth:`flush` does nothing for that reason.
+
+    Args:
+        metrics: A ``aws_lambda_powertools.Metrics`` (or anything with the same
+            ``add_metric(name=, unit=, value=)``).
+    """
+
+    def __init__(self, metrics: Any) -> None:
+        self.metrics = metrics
+
+    def add(self, name: str, value: float, unit: str, dimensions: Mapping[str, str]) -> None:
+        """Add the point to the Powertools object (its dimensions apply)."""
+        self.metrics.add_metric(name=name, unit=unit, value=value)
+
+    def flush(self) -> None:
+        """Nothing: Powertools flushes in its own ``log_metrics`` decorator."""
+
+
+def failure_kind(error: BaseException) -> str:
+    """The send-failure kind of an error: ``gone``, ``throttled``, ``too_large`` or ``other``."""
+    if isinstance(error, ConnectionGoneError):
+        return "gone"
+    if isinstance(error, ThrottledError):
+        return "throttled"
+    if isinstance(error, PayloadTooLargeError):
+        return "too_large"
+    return "other"
+
+
+def _env_enabled() -> bool:
+    return os.environ.get("WSGATE_METRICS", "on").strip().lower() not in _OFF_VALUES
+
+
+def _event_dimensions(event: Any) -> dict[str, str]:
+    """Stage and route of an event (typed event or raw dict); absent values are left out."""
+    raw = getattr(event, "raw", event)
+    found: dict[str, str] = {}
+    if isinstance(raw, Mapping):
+        context = raw.get("requestContext")
+        if isinstance(context, Mapping):
+            stage = context.get("stage")
+            route = context.get("routeKey")
+            if isinstance(stage, str) and stage:
+                found["Stage"] = stage
+            if isinstance(route, str) and route:
+                found["Route"] = route
+    return found
+
+
+class Metrics:
+    """Records wsgate's metrics and hands them to a sink.
+
+    Create one per process (or use :func:`get_metrics`); it is thread-safe. Each recording
+    method takes the current event from :func:`wsgate.context.current_event` unless given one,
+    and reads the ``Stage`` and ``Route`` dimensions from it.
+
+    Args:
+        namespace: CloudWatch namespace; default ``WSGATE_METRICS_NAMESPACE`` or ``"wsgate"``.
+        dimensions: Which of ``"Stage"`` and ``"Route"`` to apply (``()`` for none).
+        static_dimensions: Fixed dimensions added to every point (e.g. ``{"Service": "chat"}``).
+        sink: Where points go; default an :class:`EMFSink` writing to ``stream``.
+        enabled: ``False`` records nothing; default from ``WSGATE_METRICS`` (on unless ``off``).
+        stream: The default sink's output; ``None`` means ``sys.stdout``.
+
+    Raises:
+        ConfigurationError: Unknown dimension names, more than 30 dimensions, a bad namespace,
+            or a dimension with an empty value.
+    """
+
+    def __init__(
+        self,
+        namespace: str | None = None,
+        *,
+        dimensions: Sequence[str] = KNOWN_DIMENSIONS,
+        static_dimensions: Mapping[str, str] | None = None,
+        sink: MetricSink | None = None,
+        enabled: bool | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
+        unknown = [name for name in dimensions if name not in KNOWN_DIMENSIONS]
+        if unknown:
+            raise ConfigurationError(
+                f"unknown metric dimensions {unknown}; choose from {list(KNOWN_DIMENSIONS)}"
+            )
+        static = dict(static_dimensions or {})
+        for key, value in static.items():
+            if not key or not isinstance(value, str) or not value:
+                raise ConfigurationError(f"metric dimension {key!r} needs a non-empty string")
+        if len(static) + len(dimensions) > MAX_DIMENSIONS:
+            raise ConfigurationError(f"at most {MAX_DIMENSIONS} metric dimensions are allowed")
+        self.namespace = namespace or os.environ.get("WSGATE_METRICS_NAMESPACE") or "wsgate"
+        self.dimensions = tuple(dimensions)
+        self.static_dimensions = static
+        self.sink: MetricSink = sink if sink is not None else EMFSink(self.namespace, stream=stream)
+        self.enabled = _env_enabled() if enabled is None else enabled
+
+    def enable(self) -> None:
+        """Start recording again after :meth:`disable`."""
+        self.enabled = True
+
+    def disable(self) -> None:
+        """Stop recording: every method becomes a no-op until :meth:`enable`."""
+        self.enabled = False
+
+    def _dimensions(self, event: Any, route: str | None) -> dict[str, str]:
+        if event is None:
+            from wsgate.observe.logging import _current
+
+            event = _current()[0]
+        found = _event_dimensions(event) if event is not None else {}
+        if route is not None:
+            found["Route"] = route
+        dims = {name: found[name] for name in self.dimensions if name in found}
+        dims.update(self.static_dimensions)
+        return dims
+
+    def put(
+        self,
+        name: str,
+        value: float,
+        unit: str = COUNT,
+        *,
+        event: Any = None,
+        route: str | None = None,
+    ) -> None:
+        """Record one data point under the current (or given) event's dimensions.
+
+        Use it for metrics of your own; the named methods below cover wsgate's.
+        """
+        if not self.enabled:
+            return
+        self.sink.add(name, value, unit, self._dimensions(event, route))
+
+    def connected(self, event: Any = None) -> None:
+        """Count a ``$connect`` that was accepted."""
+        self.put(CONNECTS, 1, event=event)
+
+    def disconnected(self, event: Any = None) -> None:
+        """Count a ``$disconnect``."""
+        self.put(DISCONNECTS, 1, event=event)
+
+    def message_received(self, event: Any = None) -> None:
+        """Count a message that reached a route."""
+        self.put(MESSAGES_IN, 1, event=event)
+
+    def handler_error(self, event: Any = None) -> None:
+        """Count a handler that raised (answered 500)."""
+        self.put(HANDLER_ERRORS, 1, event=event)
+
+    def sent(self, count: int = 1, event: Any = None) -> None:
+        """Count messages delivered through the Management API."""
+        if count:
+            self.put(MESSAGES_SENT, count, event=event)
+
+    def send_failed(self, kind: str | BaseException, count: int = 1, event: Any = None) -> None:
+        """Count failed sends of one kind (``gone``, ``throttled``, ``too_large``, ``other``).
+
+        ``kind`` may also be the error itself; :func:`failure_kind` classifies it.
+        """
+        if isinstance(kind, BaseException):
+            kind = failure_kind(kind)
+        if count:
+            self.put(SEND_FAILURES.get(kind, SEND_FAILURES["other"]), count, event=event)
+
+    def pruned(self, count: int, event: Any = None) -> None:
+        """Count gone connections deleted from the registry."""
+        if count:
+            self.put(CONNECTIONS_PRUNED, count, event=event)
+
+    def broadcast(self, recipients: int, duration_ms: float, event: Any = None) -> None:
+        """Record one broadcast: how many recipients, and how long it took in milliseconds."""
+        self.put(BROADCAST_RECIPIENTS, recipients, event=event)
+        self.put(BROADCAST_DURATION, duration_ms, MILLISECONDS, event=event)
+
+    def flush(self) -> None:
+        """Publish the buffered points (one EMF line per dimension group). Never raises."""
+        try:
+            self.sink.flush()
+        except Exception:  # a metrics backend must never fail the invocation
+            from wsgate.observe.logging import get_logger
+
+            get_logger(__name__).exception("flushing metrics failed")
+
+
+_default: Metrics | None = None
+_default_lock = threading.Lock()
+
+
+def get_metrics() -> Metrics:
+    """The process-wide :class:`Metrics` wsgate records into, built from the environment once."""
+    global _default
+    current = _default
+    if current is None:
+        with _default_lock:
+            if _default is None:
+                _default = Metrics()
+            current = _default
+    return current
+
+
+def set_metrics(metrics: Metrics | None) -> None:
+    """Replace the process-wide recorder (``None``: rebuild from the environment on next use).
+
+    Call it at import time of your app, e.g.
+    ``set_metrics(Metrics("chat", static_dimensions={"Service": "chat"}))``.
+    """
+    global _default
+    with _default_lock:
+        _default = metrics
