@@ -16,6 +16,7 @@ event a ``ValueError``).
     ├── ConfigurationError                       wsgate is configured wrongly (endpoint, table, URL)
     ├── RegistryError                            the connection registry failed
     │   ├── ConnectionNotFound (KeyError)        no such (live) connection in the registry
+    │   ├── InvalidRecordError (ValueError)      an id, name, metadata or TTL the registry refuses
     │   └── RegistryUnavailable                  the backend could not be reached
     ├── SendError                                a Management API call failed
     │   ├── ConnectionGoneError                  410: the connection is gone; prune it
@@ -45,6 +46,7 @@ __all__ = [
     "EventError",
     "ForbiddenError",
     "InvalidBodyError",
+    "InvalidRecordError",
     "InvalidRouteError",
     "PayloadTooLargeError",
     "RegistryError",
@@ -161,6 +163,25 @@ class ConnectionNotFound(RegistryError, KeyError):
 
     def __str__(self) -> str:
         return f"no connection {self.connection_id!r} in the registry"
+
+
+class InvalidRecordError(RegistryError, ValueError):
+    """A connection id, user id, room/topic name, metadata map or TTL the registry cannot store.
+
+    Raised before any write is made, so nothing is stored.
+
+    Attributes:
+        field: The argument at fault (``"metadata"``, ``"room"``, ...).
+        reason: What is wrong with it.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(field, reason)
+        self.field = field
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"invalid {self.field}: {self.reason}"
 
 
 class RegistryUnavailable(RegistryError):

@@ -1,0 +1,139 @@
+"""Connection registries: who is connected, to which rooms and topics, until when.
+
+Pick a backend by URL with :func:`open_registry` (or from the environment with
+:func:`registry_from_env`)::
+
+    open_registry("memory://")                      # tests
+    open_registry("sqlite:///.wsgate/registry.db")  # local default; sqlite:////abs/path too
+    open_registry("dynamodb://WebSocketConnections?region=eu-west-1")
+
+Backends are imported on first use, so importing this package loads neither boto3 nor sqlite3.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from wsgate.exceptions import ConfigurationError
+from wsgate.registry.base import DEFAULT_TTL, UNSET, Connection, ConnectionRegistry, Unset
+
+if TYPE_CHECKING:
+    from wsgate.registry.dynamodb import DynamoDBRegistry
+    from wsgate.registry.memory import MemoryRegistry
+    from wsgate.registry.sqlite import SQLiteRegistry
+
+__all__ = [
+    "DEFAULT_TTL",
+    "UNSET",
+    "Connection",
+    "ConnectionRegistry",
+    "DynamoDBRegistry",
+    "MemoryRegistry",
+    "SQLiteRegistry",
+    "Unset",
+    "open_registry",
+    "registry_from_env",
+]
+
+_LAZY = {
+    "MemoryRegistry": "wsgate.registry.memory",
+    "SQLiteRegistry": "wsgate.registry.sqlite",
+    "DynamoDBRegistry": "wsgate.registry.dynamodb",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def open_registry(
+    url: str, *, ttl: int | None = None, client: Any = None, **options: Any
+) -> ConnectionRegistry:
+    """Build a registry from a URL.
+
+    Call once per process (at module level in a Lambda handler, so warm invocations reuse it).
+
+    Args:
+        url: ``memory://``, ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
+            ``dynamodb://TableName`` (query options: ``region``, ``endpoint_url``).
+        ttl: Default connection lifetime in seconds (else the URL's ``ttl`` option, else
+            ``WSGATE_TTL``, else 7200).
+        client: A boto3 DynamoDB client to use (DynamoDB only).
+        **options: Passed to the backend's constructor.
+
+    Raises:
+        ConfigurationError: The URL's scheme is unknown or it lacks a path or table name.
+    """
+    parts = urlsplit(url)
+    query: dict[str, str] = dict(parse_qsl(parts.query))
+    lifetime = _ttl(ttl, query.pop("ttl", None))
+    scheme = parts.scheme.lower()
+    if scheme == "memory":
+        from wsgate.registry.memory import MemoryRegistry
+
+        return MemoryRegistry(ttl=lifetime, **options)
+    if scheme == "sqlite":
+        path = unquote(url.split("://", 1)[1].split("?", 1)[0])
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise ConfigurationError(f"registry URL {url!r} has no database path")
+        from wsgate.registry.sqlite import SQLiteRegistry
+
+        return SQLiteRegistry(path, ttl=lifetime, **options)
+    if scheme == "dynamodb":
+        table = unquote(parts.netloc + parts.path).strip("/")
+        if not table:
+            raise ConfigurationError(f"registry URL {url!r} has no table name")
+        from wsgate.registry.dynamodb import DynamoDBRegistry
+
+        for key in ("region", "endpoint_url"):
+            if key in query:
+                options.setdefault(key, query.pop(key))
+        return DynamoDBRegistry(table, client=client, ttl=lifetime, **options)
+    raise ConfigurationError(
+        f"unknown registry URL {url!r}: use memory://, sqlite:///path or dynamodb://Table"
+    )
+
+
+def registry_from_env(environ: Mapping[str, str] | None = None) -> ConnectionRegistry:
+    """Build the registry the environment names: ``WSGATE_REGISTRY`` or ``WSGATE_TABLE``.
+
+    Raises:
+        ConfigurationError: Neither variable is set, or the value is not a valid registry URL.
+    """
+    env = os.environ if environ is None else environ
+    ttl = _ttl(None, env.get("WSGATE_TTL"))
+    if url := env.get("WSGATE_REGISTRY"):
+        return open_registry(url, ttl=ttl)
+    if table := env.get("WSGATE_TABLE"):
+        return open_registry(f"dynamodb://{table}", ttl=ttl)
+    raise ConfigurationError(
+        "no connection registry configured: set WSGATE_REGISTRY (memory://, sqlite:///path, "
+        "dynamodb://Table) or WSGATE_TABLE"
+    )
+
+
+def _ttl(explicit: int | None, text: str | None) -> int:
+    if explicit is not None:
+        return explicit
+    if text is None:
+        text = os.environ.get("WSGATE_TTL")
+    if not text:
+        return DEFAULT_TTL
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"connection TTL {text!r} is not a whole number of seconds"
+        ) from None
+    if value <= 0:
+        raise ConfigurationError(f"connection TTL {text!r} must be positive")
+    return value

@@ -1,0 +1,338 @@
+"""The connection record and the contract every registry backend implements.
+
+A registry remembers which WebSocket connections are open, who they belong to, and which rooms
+and topics they are in, so that stateless Lambda invocations can find them again. Three backends
+implement :class:`ConnectionRegistry`: memory (tests), SQLite (the local default) and DynamoDB
+(production). They behave the same; :mod:`wsgate.testing.contract` checks it.
+
+Rules every backend follows:
+
+* A record is *live* while ``expires_at > now``. Expired records are never returned by a read,
+  whether or not the backend has physically deleted them yet (DynamoDB TTL can lag by days).
+* ``update``/``join``/``subscribe`` never re-create a deleted (or expired) connection: they raise
+  :class:`~wsgate.exceptions.ConnectionNotFound`.
+* ``delete`` also removes the connection from every room and topic.
+* Bad input raises :class:`~wsgate.exceptions.InvalidRecordError` before anything is written.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol, runtime_checkable
+
+from wsgate.exceptions import InvalidRecordError
+
+__all__ = [
+    "DEFAULT_TOUCH_INTERVAL",
+    "DEFAULT_TTL",
+    "MAX_ID_LENGTH",
+    "MAX_METADATA_BYTES",
+    "UNSET",
+    "Connection",
+    "ConnectionRegistry",
+    "Unset",
+]
+
+DEFAULT_TTL: Final = 7200
+"""Seconds a stored connection lives by default: API Gateway's 2-hour connection limit."""
+
+DEFAULT_TOUCH_INTERVAL: Final = 60.0
+"""Minimum seconds between two last-activity writes for one connection (writes cost money)."""
+
+MAX_ID_LENGTH: Final = 512
+"""Longest connection id, user id, room or topic name accepted."""
+
+MAX_METADATA_BYTES: Final = 65_536
+"""Largest metadata map accepted, measured as compact JSON (DynamoDB items stop at 400 KB)."""
+
+
+class Unset(enum.Enum):
+    """Type of :data:`UNSET`, the "leave this field alone" default of ``update``."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One connection as the registry stores it. Immutable: registries return new records.
+
+    Attributes:
+        connection_id: API Gateway's connection id.
+        user_id: The user the connection belongs to, if known.
+        connected_at: When it connected, epoch seconds.
+        last_activity: Last recorded activity, epoch seconds (see ``touch``).
+        metadata: A JSON-serialisable map of your own data.
+        expires_at: Epoch seconds after which the record is dead (DynamoDB TTL ``expiresAt``).
+        endpoint: The management endpoint (``https://{domain}/{stage}``) to send to it through.
+        rooms: Rooms it has joined.
+        topics: Topics it subscribes to.
+    """
+
+    connection_id: str
+    user_id: str | None = None
+    connected_at: float = 0.0
+    last_activity: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+    expires_at: int = 0
+    endpoint: str | None = None
+    rooms: frozenset[str] = frozenset()
+    topics: frozenset[str] = frozenset()
+
+    def is_live(self, now: float | None = None) -> bool:
+        """Whether the record has not expired at ``now`` (default: the current time)."""
+        return self.expires_at > (time.time() if now is None else now)
+
+    def to_item(self) -> dict[str, Any]:
+        """The record as the seed's plain dict (``connectionId``, ``userId``, ...).
+
+        The gateway functions return these dicts to users; the metadata map is a copy.
+        """
+        return {
+            "connectionId": self.connection_id,
+            "userId": self.user_id,
+            "connectedAt": self.connected_at,
+            "lastActivity": self.last_activity,
+            "metadata": json.loads(json.dumps(self.metadata)),
+            "expiresAt": self.expires_at,
+            "endpoint": self.endpoint,
+            "rooms": sorted(self.rooms),
+            "topics": sorted(self.topics),
+        }
+
+    as_dict = to_item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Connection:
+        """Build a record from a dict shaped like :meth:`to_item`'s output.
+
+        Raises:
+            InvalidRecordError: ``connectionId`` is missing or a field has the wrong type.
+        """
+        try:
+            return cls(
+                connection_id=check_id(item["connectionId"], "connectionId"),
+                user_id=item.get("userId"),
+                connected_at=float(item.get("connectedAt", 0.0)),
+                last_activity=float(item.get("lastActivity", item.get("connectedAt", 0.0))),
+                metadata=dict(item.get("metadata") or {}),
+                expires_at=int(item.get("expiresAt", 0)),
+                endpoint=item.get("endpoint"),
+                rooms=frozenset(item.get("rooms") or ()),
+                topics=frozenset(item.get("topics") or ()),
+            )
+        except KeyError as exc:
+            raise InvalidRecordError("item", f"missing {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidRecordError("item", str(exc)) from None
+
+
+@runtime_checkable
+class ConnectionRegistry(Protocol):
+    """What every registry backend provides. Synchronous and safe to share between threads.
+
+    Reads never return expired records. Writes that need an existing connection raise
+    :class:`~wsgate.exceptions.ConnectionNotFound`; backend failures raise
+    :class:`~wsgate.exceptions.RegistryUnavailable`; bad arguments raise
+    :class:`~wsgate.exceptions.InvalidRecordError`.
+    """
+
+    ttl: int
+
+    def store(
+        self,
+        connection_id: str,
+        *,
+        user_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: int | None = None,
+        endpoint: str | None = None,
+        connected_at: float | None = None,
+    ) -> Connection:
+        """Record a connection (call from ``$connect``). Storing an existing id again updates its
+        fields and keeps its rooms and topics, so a retried ``$connect`` is harmless.
+        ``expires_at`` defaults to now + ``ttl``."""
+        ...
+
+    def get(self, connection_id: str) -> Connection | None:
+        """The live record, or ``None`` when it is unknown or expired."""
+        ...
+
+    def update(
+        self,
+        connection_id: str,
+        *,
+        user_id: str | Unset | None = UNSET,
+        metadata: Mapping[str, Any] | Unset = UNSET,
+        expires_at: int | Unset = UNSET,
+        endpoint: str | Unset | None = UNSET,
+        merge_metadata: bool = False,
+    ) -> Connection:
+        """Change fields of a live connection; ``merge_metadata`` merges instead of replacing.
+        Raises ``ConnectionNotFound`` (never re-creates a deleted connection)."""
+        ...
+
+    def delete(self, connection_id: str) -> bool:
+        """Remove a connection and its memberships (call from ``$disconnect`` or on Gone).
+        True when a live record was removed."""
+        ...
+
+    def delete_many(self, connection_ids: Iterable[str]) -> int:
+        """Remove many connections in batches (the sender prunes Gone ones through this).
+        Returns how many live records were removed."""
+        ...
+
+    def touch(
+        self,
+        connection_id: str,
+        now: float | None = None,
+        *,
+        min_interval: float = DEFAULT_TOUCH_INTERVAL,
+    ) -> bool:
+        """Record activity, at most one write per ``min_interval`` seconds per connection.
+        True when last-activity was written."""
+        ...
+
+    def all(self) -> Iterator[Connection]:
+        """Every live connection, streamed page by page."""
+        ...
+
+    def by_user(self, user_id: str) -> list[Connection]:
+        """The live connections of one user (one per device or tab)."""
+        ...
+
+    def active_since(self, since: float) -> Iterator[Connection]:
+        """Live connections whose last activity is at or after ``since`` (epoch seconds)."""
+        ...
+
+    def join(self, connection_id: str, room: str) -> bool:
+        """Add the connection to a room; True when it was not a member. Raises
+        ``ConnectionNotFound``."""
+        ...
+
+    def leave(self, connection_id: str, room: str) -> bool:
+        """Remove the connection from a room; True when it was a member."""
+        ...
+
+    def room_members(self, room: str) -> list[Connection]:
+        """The live connections in a room."""
+        ...
+
+    def rooms_of(self, connection_id: str) -> frozenset[str]:
+        """The rooms a live connection is in (empty when it is unknown)."""
+        ...
+
+    def subscribe(self, connection_id: str, topic: str) -> bool:
+        """Subscribe the connection to a topic; True when it was not subscribed. Raises
+        ``ConnectionNotFound``."""
+        ...
+
+    def unsubscribe(self, connection_id: str, topic: str) -> bool:
+        """Unsubscribe the connection from a topic; True when it was subscribed."""
+        ...
+
+    def subscribers(self, topic: str) -> list[Connection]:
+        """The live connections subscribed to a topic."""
+        ...
+
+    def topics_of(self, connection_id: str) -> frozenset[str]:
+        """The topics a live connection subscribes to (empty when it is unknown)."""
+        ...
+
+    def cleanup(self, now: float | None = None, *, max_age: float | None = None) -> int:
+        """Delete expired records and, with ``max_age``, those idle for longer than ``max_age``
+        seconds. Returns how many connections were removed. Run it on a schedule."""
+        ...
+
+    def count(self) -> int:
+        """How many live connections there are."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend's resources. The registry is unusable afterwards."""
+        ...
+
+
+# --- helpers shared by the backends ---------------------------------------------------------
+
+
+def check_id(value: object, name: str = "connection_id") -> str:
+    """Return ``value`` if it is a usable id or name, else raise ``InvalidRecordError``."""
+    if not isinstance(value, str):
+        raise InvalidRecordError(name, f"expected a string, got {type(value).__name__}")
+    if not value:
+        raise InvalidRecordError(name, "must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidRecordError(name, f"longer than {MAX_ID_LENGTH} characters")
+    return value
+
+
+def check_optional_id(value: object, name: str) -> str | None:
+    """Like :func:`check_id`, but ``None`` is allowed."""
+    return None if value is None else check_id(value, name)
+
+
+def check_endpoint(value: object) -> str | None:
+    """Validate a management endpoint URL (or ``None``)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise InvalidRecordError("endpoint", f"expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def normalize_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A private JSON copy of ``metadata``, so later changes by the caller do not leak in.
+
+    Raises:
+        InvalidRecordError: Not a map with string keys, not JSON-serialisable (NaN, sets,
+            objects), or over :data:`MAX_METADATA_BYTES`.
+    """
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidRecordError("metadata", f"expected a map, got {type(metadata).__name__}")
+    if not all(isinstance(key, str) for key in metadata):
+        raise InvalidRecordError("metadata", "keys must be strings")
+    try:
+        text = json.dumps(dict(metadata), allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecordError("metadata", f"not JSON-serialisable: {exc}") from None
+    if len(text.encode()) > MAX_METADATA_BYTES:
+        raise InvalidRecordError("metadata", f"over {MAX_METADATA_BYTES} bytes as JSON")
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def check_timestamp(value: object, name: str) -> float:
+    """A finite, non-negative epoch-seconds number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidRecordError(name, f"expected epoch seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise InvalidRecordError(name, f"expected finite epoch seconds, got {value!r}")
+    return float(value)
+
+
+def check_expires_at(value: object) -> int:
+    """An integer epoch-seconds TTL value (DynamoDB TTL ignores milliseconds, see §8)."""
+    seconds = check_timestamp(value, "expires_at")
+    if seconds > 1e11:
+        raise InvalidRecordError("expires_at", f"{value!r} looks like milliseconds; use seconds")
+    return int(seconds)
+
+
+def check_ttl(value: object) -> int:
+    """A positive whole number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidRecordError("ttl", f"expected a positive number of seconds, got {value!r}")
+    return value
