@@ -226,6 +226,10 @@ def compile_expression(expression: str) -> SelectionExpression:
             pos = inner_start + len(_PREFIX)
             while (m := _STEP.match(expression, pos)) is not None:
                 pos = m.end()
+            if expression.startswith((".", "["), pos):
+                raise InvalidRouteError(
+                    expression, f"unsupported JSONPath after request.body at {expression[pos:]!r}"
+                )
             inner = expression[inner_start:pos]
             nxt = pos
         if inner != _PREFIX and not inner.startswith((_PREFIX + ".", _PREFIX + "[")):
