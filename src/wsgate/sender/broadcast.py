@@ -1,0 +1,223 @@
+"""Fan-out: one payload to many connections, with a result per recipient.
+
+Recipients are ids, ``Connection``-like objects (``connection_id`` and an optional
+``endpoint`` attribute) or dicts (``connectionId`` and optional ``endpoint``), mixed
+freely. Each id is sent once. A fixed number of worker coroutines (``max_concurrency``)
+pull from one queue, so 10,000 recipients cost 10,000 requests but never more than
+``max_concurrency`` at a time. Nothing is raised for a partial failure: every recipient
+ends up ``sent``, ``gone`` (410: safe to prune) or ``failed`` (with the error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from wsgate.exceptions import ConnectionGoneError, SendError, TransportError
+from wsgate.sender import retry
+from wsgate.sender.transport import Transport
+
+__all__ = ["BroadcastResult", "Outcome", "RecipientResult", "plan", "recipient_of"]
+
+Outcome = Literal["sent", "gone", "failed"]
+
+
+def recipient_of(item: Any) -> tuple[str | None, str | None]:
+    """``(connection_id, stored endpoint)`` of one recipient; ``(None, None)`` if unreadable."""
+    if isinstance(item, str):
+        return item, None
+    if isinstance(item, Mapping):
+        cid = item.get("connectionId", item.get("connection_id"))
+        endpoint = item.get("endpoint")
+    else:
+        cid = getattr(item, "connection_id", None)
+        endpoint = getattr(item, "endpoint", None)
+    return (
+        cid if isinstance(cid, str) else None,
+        endpoint if isinstance(endpoint, str) and endpoint else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientResult:
+    """The outcome for one recipient.
+
+    Attributes:
+        connection_id: The recipient.
+        outcome: ``"sent"``, ``"gone"`` or ``"failed"``.
+        error: The error for ``gone`` and ``failed`` outcomes.
+    """
+
+    connection_id: str
+    outcome: Outcome
+    error: SendError | None = None
+
+    @property
+    def reason(self) -> str:
+        """A short reason ("" when sent), e.g. ``"throttled (429)"``."""
+        if self.error is None:
+            return ""
+        status = f" ({self.error.status_code})" if self.error.status_code is not None else ""
+        return f"{self.error.label}{status}"
+
+
+@dataclass(slots=True)
+class BroadcastResult:
+    """What a broadcast did, per recipient and in total.
+
+    Attributes:
+        sent: Ids the message was delivered to (HTTP 200).
+        gone: Ids that answered 410 (pruned from the registry when one was given).
+        failed: Ids that failed for another reason, with the last error.
+        duration: Seconds the fan-out took.
+        pruned: How many gone connections the registry deleted.
+        prune_error: Why pruning failed, if it did (the broadcast still succeeded).
+    """
+
+    sent: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    failed: dict[str, SendError] = field(default_factory=dict)
+    duration: float = 0.0
+    pruned: int = 0
+    prune_error: str | None = None
+
+    @property
+    def total(self) -> int:
+        """Distinct recipients attempted."""
+        return len(self.sent) + len(self.gone) + len(self.failed)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed (gone connections are not failures)."""
+        return not self.failed
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[RecipientResult]:
+        for cid in self.sent:
+            yield RecipientResult(cid, "sent")
+        for cid in self.gone:
+            yield RecipientResult(cid, "gone", ConnectionGoneError(cid))
+        for cid, error in self.failed.items():
+            yield RecipientResult(cid, "failed", error)
+
+    def outcome(self, connection_id: str) -> RecipientResult | None:
+        """The result for one recipient, ``None`` if it was not a recipient."""
+        if connection_id in self.failed:
+            return RecipientResult(connection_id, "failed", self.failed[connection_id])
+        for result in self:
+            if result.connection_id == connection_id:
+                return result
+        return None
+
+    def to_dict(self) -> dict[str, bool]:
+        """``{connection_id: delivered}``, the shape the seed's ``ws_broadcast_message`` returns."""
+        out = dict.fromkeys(self.sent, True)
+        out.update(dict.fromkeys(self.gone, False))
+        out.update(dict.fromkeys(self.failed, False))
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and timing for a log line or metrics (failure reasons counted by kind)."""
+        reasons: dict[str, int] = {}
+        for error in self.failed.values():
+            key = type(error).__name__
+            reasons[key] = reasons.get(key, 0) + 1
+        return {
+            "recipients": self.total,
+            "sent": len(self.sent),
+            "gone": len(self.gone),
+            "failed": len(self.failed),
+            "pruned": self.pruned,
+            "duration_ms": round(self.duration * 1000, 1),
+            "failure_reasons": reasons,
+        }
+
+
+def plan(
+    recipients: Iterable[Any],
+    endpoint_for: Any,
+    exclude: Iterable[str] = (),
+) -> tuple[list[tuple[str, str]], dict[str, SendError]]:
+    """Dedupes recipients and picks each one's endpoint, grouped by endpoint.
+
+    ``endpoint_for(stored)`` resolves an endpoint (it may raise ``ConfigurationError``,
+    which propagates: a broadcast with nowhere to send is a configuration error). Returns
+    ``[(endpoint, connection_id), ...]`` and the unreadable recipients as failures.
+    """
+    skip = set(exclude)
+    groups: dict[str, list[str]] = {}
+    invalid: dict[str, SendError] = {}
+    cache: dict[str | None, str] = {}
+    for item in recipients:
+        cid, stored = recipient_of(item)
+        if not cid:
+            key = repr(item)[:80]
+            invalid[key] = SendError(key, None, "not a connection id or connection record")
+            continue
+        if cid in skip:
+            continue
+        skip.add(cid)
+        endpoint = cache.get(stored)
+        if endpoint is None:
+            endpoint = cache[stored] = endpoint_for(stored)
+        groups.setdefault(endpoint, []).append(cid)
+    work = [(ep, cid) for ep, ids in groups.items() for cid in ids]
+    return work, invalid
+
+
+async def fan_out(
+    transport: Transport,
+    work: list[tuple[str, str]],
+    data: bytes,
+    policy: retry.RetryPolicy,
+    deadline: float | None,
+    max_concurrency: int,
+    result: BroadcastResult,
+) -> None:
+    """Sends ``data`` to every ``(endpoint, id)`` in ``work``; fills ``result`` in place.
+
+    Stops starting new sends at the deadline; recipients not reached by then are recorded
+    as failed with a ``TransportError`` ("deadline reached").
+    """
+    items = iter(work)
+    sent, gone, failed = result.sent, result.gone, result.failed
+    inflight: dict[int, str] = {}
+
+    async def worker(slot: int) -> None:
+        for endpoint, cid in items:
+            if deadline is not None and time.monotonic() >= deadline:
+                failed[cid] = TransportError(cid, None, "deadline reached before sending")
+                continue
+            inflight[slot] = cid
+            try:
+                await retry.post(transport, endpoint, cid, data, policy, deadline)
+            except ConnectionGoneError:
+                gone.append(cid)
+            except SendError as exc:
+                failed[cid] = exc
+            except Exception as exc:  # a broken transport must not lose the others
+                failed[cid] = SendError(cid, None, f"{type(exc).__name__}: {exc}")
+            else:
+                sent.append(cid)
+            del inflight[slot]
+
+    count = max(1, min(max_concurrency, len(work)))
+    tasks = [asyncio.ensure_future(worker(i)) for i in range(count)]
+    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    if pending:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending)
+        for cid in inflight.values():
+            failed[cid] = TransportError(cid, None, "deadline reached while sending")
+        for _, cid in items:
+            failed[cid] = TransportError(cid, None, "deadline reached before sending")
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:  # pragma: no cover
+            raise task.exception()  # type: ignore[misc]

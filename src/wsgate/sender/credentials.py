@@ -1,0 +1,115 @@
+"""AWS credentials for signing: Lambda's environment first, botocore's chain as a fallback.
+
+On Lambda the execution role's credentials are in ``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY`` and ``AWS_SESSION_TOKEN``, so the send path reads three
+environment variables and imports nothing. Only when they are absent (a laptop with a
+profile, an EC2 role, SSO) does :class:`DefaultCredentials` import botocore and ask its
+credential chain, which also refreshes expiring credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from wsgate.exceptions import ConfigurationError
+
+__all__ = ["Credentials", "CredentialsProvider", "DefaultCredentials", "StaticCredentials"]
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """One set of AWS credentials, as used for one signature."""
+
+    access_key: str
+    secret_key: str
+    token: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"Credentials(access_key={self.access_key!r}, secret_key='***')"
+
+
+@runtime_checkable
+class CredentialsProvider(Protocol):
+    """Anything that hands out current credentials (called for every signature: be cheap)."""
+
+    def get(self) -> Credentials:
+        """Returns credentials valid now, or raises :class:`ConfigurationError`."""
+        ...
+
+
+class StaticCredentials:
+    """Fixed credentials (tests, the emulator, explicit keys)."""
+
+    def __init__(self, access_key: str, secret_key: str, token: str | None = None) -> None:
+        self._credentials = Credentials(access_key, secret_key, token)
+
+    def get(self) -> Credentials:
+        """Returns the fixed credentials."""
+        return self._credentials
+
+
+class DefaultCredentials:
+    """Environment variables, else botocore's credential chain (imported lazily).
+
+    Args:
+        refresh_interval: How long (seconds) credentials from botocore are reused before the
+            chain is asked again; botocore itself refreshes expiring role credentials.
+    """
+
+    def __init__(self, refresh_interval: float = 60.0) -> None:
+        self._refresh_interval = refresh_interval
+        self._lock = threading.Lock()
+        self._cached: Credentials | None = None
+        self._cached_at = 0.0
+        self._botocore: Any = None
+
+    def get(self) -> Credentials:
+        """Returns current credentials.
+
+        Raises:
+            ConfigurationError: No credentials anywhere (no env vars, no profile, no role).
+        """
+        env = os.environ
+        access = env.get("AWS_ACCESS_KEY_ID")
+        secret = env.get("AWS_SECRET_ACCESS_KEY")
+        if access and secret:
+            cached = self._cached
+            token = env.get("AWS_SESSION_TOKEN") or None
+            if (
+                cached is None
+                or cached.access_key != access
+                or cached.secret_key != secret
+                or cached.token != token
+            ):
+                cached = self._cached = Credentials(access, secret, token)
+            return cached
+        now = time.monotonic()
+        cached = self._cached
+        if cached is not None and now - self._cached_at < self._refresh_interval:
+            return cached
+        with self._lock:
+            return self._from_botocore(now)
+
+    def _from_botocore(self, now: float) -> Credentials:
+        if self._botocore is None:
+            try:
+                import botocore.session
+            except ImportError as exc:  # pragma: no cover - botocore ships with Lambda
+                raise ConfigurationError(
+                    "no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
+                    "install botocore for the default credential chain"
+                ) from exc
+            self._botocore = botocore.session.get_session().get_credentials()
+        if self._botocore is None:
+            raise ConfigurationError(
+                "no AWS credentials found (environment, shared config, or instance role); "
+                "pass credentials= to the Sender or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            )
+        frozen = self._botocore.get_frozen_credentials()
+        self._cached = Credentials(frozen.access_key, frozen.secret_key, frozen.token or None)
+        self._cached_at = now
+        return self._cached

@@ -1,0 +1,204 @@
+"""Which management endpoint a send goes to, and what it looks like on the wire.
+
+Resolution order (docs/architecture.md): the explicit argument → ``WSGATE_ENDPOINT`` → the
+endpoint stored with the connection → the event being handled now
+(:func:`wsgate.context.current_event`). Custom domains get a :class:`CustomDomainWarning`
+once per endpoint: the Management API only answers on the ``execute-api`` host (a custom
+domain's base path rarely matches the stage, which gives a 403).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from wsgate.exceptions import ConfigurationError
+
+__all__ = [
+    "CustomDomainWarning",
+    "Endpoint",
+    "event_endpoint",
+    "is_custom_domain",
+    "parse_endpoint",
+    "resolve_endpoint",
+]
+
+_EXECUTE_API = re.compile(
+    r"^[a-z0-9]+\.execute-api(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$", re.IGNORECASE
+)
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+class CustomDomainWarning(UserWarning):
+    """The management endpoint is a custom domain rather than the ``execute-api`` host."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A parsed management endpoint.
+
+    Attributes:
+        url: The endpoint as given, without a trailing slash.
+        scheme: ``https`` or ``http``.
+        host: The host name or address to connect to.
+        port: The TCP port.
+        host_header: The ``Host`` header (``host`` or ``host:port`` when the port is not the
+            scheme's default), which is also what SigV4 signs.
+        path_prefix: The stage path as it goes on the wire (``/prod``; ``""`` for none).
+        region: The region in an ``execute-api`` host name, else ``None``.
+    """
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    host_header: str
+    path_prefix: str
+    region: str | None
+
+    @property
+    def is_tls(self) -> bool:
+        """Whether requests go over TLS."""
+        return self.scheme == "https"
+
+
+_parsed: dict[str, Endpoint] = {}
+
+
+def parse_endpoint(url: str) -> Endpoint:
+    """Parses (and caches) a management endpoint URL.
+
+    Raises:
+        ConfigurationError: Not an ``http(s)://host[:port][/stage]`` URL, or it has a query.
+    """
+    cached = _parsed.get(url)
+    if cached is not None:
+        return cached
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid management endpoint {url!r}: {exc}") from exc
+    scheme = parts.scheme.lower()
+    if scheme in ("wss", "ws"):
+        raise ConfigurationError(
+            f"invalid management endpoint {url!r}: use https:// (the WebSocket URL "
+            "wss://{api}/{stage} becomes https://{api}/{stage} for the Management API)"
+        )
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"invalid management endpoint {url!r}: expected https://{{api-id}}.execute-api."
+            "{region}.amazonaws.com/{stage} or http://127.0.0.1:PORT/{stage}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"invalid management endpoint {url!r}: no query or fragment")
+    default_port = 443 if scheme == "https" else 80
+    host = parts.hostname
+    port = port or default_port
+    bracketed = f"[{host}]" if ":" in host else host
+    host_header = bracketed if port == default_port else f"{bracketed}:{port}"
+    prefix = parts.path.rstrip("/")
+    match = _EXECUTE_API.match(host)
+    endpoint = Endpoint(
+        url=url.strip().rstrip("/"),
+        scheme=scheme,
+        host=host,
+        port=port,
+        host_header=host_header,
+        path_prefix=prefix,
+        region=match.group(1).lower() if match else None,
+    )
+    if len(_parsed) < 1024:
+        _parsed[url] = endpoint
+    return endpoint
+
+
+def is_custom_domain(url: str) -> bool:
+    """True when ``url``'s host is neither ``*.execute-api.*.amazonaws.com`` nor loopback."""
+    host = parse_endpoint(url).host
+    if _EXECUTE_API.match(host) or host.lower() == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def warn_if_custom_domain(url: str) -> None:
+    """Emits :class:`CustomDomainWarning` once per endpoint when it is a custom domain."""
+    if url in _warned or not is_custom_domain(url):
+        return
+    with _warned_lock:
+        if url in _warned:
+            return
+        _warned.add(url)
+    warnings.warn(
+        f"management endpoint {url!r} is a custom domain: the @connections API answers on "
+        "https://{api-id}.execute-api.{region}.amazonaws.com/{stage}; through a custom "
+        "domain the path must be the base-path mapping, and a mismatch answers 403",
+        CustomDomainWarning,
+        stacklevel=4,
+    )
+
+
+def event_endpoint(event: Any) -> str | None:
+    """The management endpoint for a wsgate event (or a raw event dict), if it has one.
+
+    For a custom domain the ``execute-api`` form built from ``apiId`` is used instead, since
+    ``https://{domainName}/{stage}`` is wrong whenever the base path differs from the stage.
+    """
+    raw = getattr(event, "raw", event)
+    ctx = raw.get("requestContext") if isinstance(raw, dict) else None
+    if not isinstance(ctx, dict):
+        return None
+    domain, stage = ctx.get("domainName"), ctx.get("stage")
+    if not isinstance(domain, str) or not isinstance(stage, str) or not domain:
+        return None
+    # The emulator puts its own loopback host:port in domainName and serves plain HTTP.
+    local = domain.rsplit(":", 1)[0] in ("localhost", "127.0.0.1", "[::1]")
+    url = f"{'http' if local else 'https'}://{domain}/{stage}"
+    if local:
+        return url
+    api_id = ctx.get("apiId")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if is_custom_domain(url) and isinstance(api_id, str) and api_id and region:
+        return f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
+    return url
+
+
+def _current_event_endpoint() -> str | None:
+    try:
+        from wsgate.context import current_event
+    except ImportError:  # the core is optional for the sender
+        return None
+    event = current_event()
+    return None if event is None else event_endpoint(event)
+
+
+def resolve_endpoint(explicit: str | None, stored: str | None = None) -> str:
+    """Picks the endpoint for one call, in the documented order.
+
+    Args:
+        explicit: The endpoint given to the Sender (or the call).
+        stored: The endpoint stored with the connection record, if any.
+
+    Raises:
+        ConfigurationError: Nothing resolvable; the message says how to configure one.
+    """
+    url = explicit or os.environ.get("WSGATE_ENDPOINT") or stored or _current_event_endpoint()
+    if not url:
+        raise ConfigurationError(
+            "no management endpoint: pass Sender(endpoint='https://{api-id}.execute-api."
+            "{region}.amazonaws.com/{stage}'), set WSGATE_ENDPOINT, store the endpoint with "
+            "the connection, or send from inside a WebSocket handler (the event names it)"
+        )
+    parse_endpoint(url)
+    warn_if_custom_domain(url)
+    return url

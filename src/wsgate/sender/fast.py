@@ -1,0 +1,157 @@
+"""The default transport: signed ``@connections`` requests over :mod:`wsgate.sender.http`.
+
+No third-party package on this path: stdlib ``asyncio`` (+ ``ssl`` for https), the
+cached-key SigV4 signer, and credentials from Lambda's environment. One attempt per call;
+retries live in :mod:`wsgate.sender.retry`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from wsgate.exceptions import SendError, TransportError
+from wsgate.sender.credentials import CredentialsProvider, DefaultCredentials
+from wsgate.sender.endpoint import Endpoint, parse_endpoint
+from wsgate.sender.http import ConnectionClosed, ConnectionPool
+from wsgate.sender.response import HTTPProtocolError, Response
+from wsgate.sender.sigv4 import EMPTY_SHA256, SigV4Signer, amz_date, canonical_uri, payload_hash
+from wsgate.sender.transport import ConnectionInfo, error_for_status
+
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["HttpTransport"]
+
+_USER_AGENT = "wsgate/0.1"
+
+
+class HttpTransport:
+    """Signs and sends Management API calls with the stdlib asyncio client.
+
+    Args:
+        region: Signing region; by default the region in the ``execute-api`` host name,
+            else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else ``us-east-1`` (the emulator
+            does not check it).
+        credentials: Where keys come from; default: Lambda's env vars, then botocore's chain.
+        ssl_context: For https endpoints; default verifies certificate and host name.
+        timeout: Seconds from request to complete response.
+        connect_timeout: Seconds for TCP connect plus TLS handshake.
+        idle_timeout: Idle keep-alive connections older than this are not reused.
+        max_idle: Idle connections kept per host.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        credentials: CredentialsProvider | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        idle_timeout: float = 30.0,
+        max_idle: int = 512,
+    ) -> None:
+        self._region = region
+        self._credentials = credentials if credentials is not None else DefaultCredentials()
+        self.pool = ConnectionPool(
+            ssl_context=ssl_context,
+            connect_timeout=connect_timeout,
+            read_timeout=timeout,
+            idle_timeout=idle_timeout,
+            max_idle=max_idle,
+        )
+        self._signers: dict[str, SigV4Signer] = {}
+        self._date_second = -1
+        self._date = ""
+        self._body: bytes | None = None
+        self._body_hash = EMPTY_SHA256
+
+    def _signer(self, endpoint: Endpoint) -> SigV4Signer:
+        region = (
+            self._region
+            or endpoint.region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1"
+        )
+        signer = self._signers.get(region)
+        if signer is None:
+            signer = self._signers[region] = SigV4Signer(region)
+        return signer
+
+    def _request(self, method: str, ep: Endpoint, connection_id: str, body: bytes) -> bytes:
+        now = time.time()
+        second = int(now)
+        if second != self._date_second:
+            self._date = amz_date(second)
+            self._date_second = second
+        date = self._date
+        if body is not self._body:
+            # A broadcast sends the same bytes object to everyone: hash it once.
+            self._body_hash = payload_hash(body)
+            self._body = body
+        wire_path = f"{ep.path_prefix}/@connections/{quote(connection_id, safe='')}"
+        creds = self._credentials.get()
+        auth = self._signer(ep).authorization(
+            creds, method, canonical_uri(wire_path), ep.host_header, date, self._body_hash
+        )
+        token = f"X-Amz-Security-Token: {creds.token}\r\n" if creds.token else ""
+        length = f"Content-Length: {len(body)}\r\n" if body or method == "POST" else ""
+        head = (
+            f"{method} {wire_path} HTTP/1.1\r\nHost: {ep.host_header}\r\n"
+            f"X-Amz-Date: {date}\r\n{token}Authorization: {auth}\r\n"
+            f"User-Agent: {_USER_AGENT}\r\n{length}\r\n"
+        ).encode("latin-1")
+        return head + body if body else head
+
+    async def _call(self, method: str, endpoint: str, connection_id: str, body: bytes) -> Response:
+        ep = parse_endpoint(endpoint)
+        request = self._request(method, ep, connection_id, body)
+        try:
+            return await self.pool.request(ep.scheme, ep.host, ep.port, request)
+        except TimeoutError as exc:
+            raise TransportError(connection_id, None, f"timed out ({endpoint})") from exc
+        except (OSError, ConnectionClosed, HTTPProtocolError) as exc:
+            detail = f"{type(exc).__name__}: {exc} ({endpoint})"
+            raise TransportError(connection_id, None, detail) from exc
+
+    @staticmethod
+    def _error(connection_id: str, response: Response) -> SendError:
+        message = ""
+        if response.body:
+            try:
+                parsed = json.loads(response.body)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                value = parsed.get("message", parsed.get("Message"))
+                message = value if isinstance(value, str) else ""
+        error_type = response.headers.get("x-amzn-errortype")
+        return error_for_status(connection_id, response.status, error_type, message)
+
+    async def post(self, endpoint: str, connection_id: str, data: bytes) -> None:
+        """PostToConnection (one attempt); see :class:`~wsgate.sender.transport.Transport`."""
+        response = await self._call("POST", endpoint, connection_id, data)
+        if not 200 <= response.status < 300:
+            raise self._error(connection_id, response)
+
+    async def get(self, endpoint: str, connection_id: str) -> ConnectionInfo:
+        """GetConnection (one attempt); see :class:`~wsgate.sender.transport.Transport`."""
+        response = await self._call("GET", endpoint, connection_id, b"")
+        if response.status != 200:
+            raise self._error(connection_id, response)
+        return ConnectionInfo.from_json(connection_id, response.body)
+
+    async def delete(self, endpoint: str, connection_id: str) -> None:
+        """DeleteConnection (one attempt); see :class:`~wsgate.sender.transport.Transport`."""
+        response = await self._call("DELETE", endpoint, connection_id, b"")
+        if not 200 <= response.status < 300:
+            raise self._error(connection_id, response)
+
+    async def aclose(self) -> None:
+        """Closes the idle keep-alive connections."""
+        self.pool.close()

@@ -1,0 +1,250 @@
+"""A narrow asyncio HTTP/1.1 client: keep-alive connection pool, timeouts, TLS.
+
+Built on :class:`asyncio.Protocol` rather than streams: a request is one ``write`` and the
+response is parsed in ``data_received`` (:mod:`wsgate.sender.response`), which resolves
+one future. That is the cheapest path asyncio offers (see docs/sender.md for the figures).
+
+Connections are kept alive and reused most-recently-used first. A reused connection that
+the server had closed while idle (EOF before any response byte) is retried once on a fresh
+connection, which is safe: the server never saw the request. Idle connections older than
+``idle_timeout`` are dropped rather than reused. TLS verifies the certificate chain and the
+host name (``ssl.create_default_context()`` unless a context is given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from wsgate.sender.response import HTTPProtocolError, Response, ResponseParser
+
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["ConnectionClosed", "ConnectionPool", "HTTPConnection"]
+
+
+class ConnectionClosed(ConnectionError):
+    """The server closed the connection before a complete response.
+
+    Attributes:
+        got_bytes: Whether any byte of a response had arrived (if not, and the connection
+            was reused, the request was never processed and may be sent again).
+    """
+
+    def __init__(self, got_bytes: bool) -> None:
+        super().__init__("connection closed before a complete response")
+        self.got_bytes = got_bytes
+
+
+def _timeout(waiter: asyncio.Future[Response]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("no response within the timeout"))
+
+
+class HTTPConnection(asyncio.Protocol):
+    """One keep-alive connection carrying one request at a time."""
+
+    __slots__ = ("_got_bytes", "_parser", "_transport", "_waiter", "closed", "last_used")
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._parser = ResponseParser()
+        self._waiter: asyncio.Future[Response] | None = None
+        self._got_bytes = False
+        self.closed = False
+        self.last_used = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._got_bytes = True
+        try:
+            responses = self._parser.feed(data)
+        except HTTPProtocolError as exc:
+            self._fail(exc)
+            return
+        if responses:
+            waiter = self._waiter
+            if waiter is None or len(responses) > 1:
+                self._fail(HTTPProtocolError("unsolicited response"))
+                return
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(responses[0])
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost settles the waiter
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is None or waiter.done():
+            return
+        try:
+            response = self._parser.feed_eof()
+        except HTTPProtocolError as error:
+            waiter.set_exception(error)
+            return
+        if response is not None:
+            waiter.set_result(response)
+        else:
+            waiter.set_exception(ConnectionClosed(self._got_bytes))
+
+    def _fail(self, exc: Exception) -> None:
+        self.closed = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def exchange(self, request: bytes, timeout: float) -> Response:
+        """Sends one request and waits for its response.
+
+        Raises:
+            ConnectionClosed: The server closed the connection first.
+            HTTPProtocolError: The answer was not valid HTTP/1.1.
+            TimeoutError: No complete answer within ``timeout`` seconds (connection aborted).
+        """
+        transport = self._transport
+        if transport is None or self.closed or transport.is_closing():
+            raise ConnectionClosed(False)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Response] = loop.create_future()
+        self._waiter = waiter
+        self._got_bytes = False
+        transport.write(request)
+        handle = loop.call_at(loop.time() + timeout, _timeout, waiter)
+        try:
+            return await waiter
+        except BaseException:
+            # Timeout, cancellation or failure: the connection's state is unknown.
+            self._waiter = None
+            self.closed = True
+            transport.abort()
+            raise
+        finally:
+            handle.cancel()
+
+    def close(self) -> None:
+        """Closes the connection (idempotent)."""
+        self.closed = True
+        if self._transport is not None:
+            self._transport.close()
+
+
+class ConnectionPool:
+    """Keep-alive connections per (scheme, host, port).
+
+    Args:
+        ssl_context: Used for ``https``; defaults to ``ssl.create_default_context()``
+            (certificate and host-name verification on).
+        connect_timeout: Seconds for TCP connect plus TLS handshake.
+        read_timeout: Seconds from writing a request to its complete response.
+        max_idle: Idle connections kept per host (the rest are closed).
+        idle_timeout: Idle connections older than this are not reused (servers close idle
+            keep-alive connections; API Gateway does after some tens of seconds).
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 10.0,
+        max_idle: int = 512,
+        idle_timeout: float = 30.0,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_idle = max_idle
+        self.idle_timeout = idle_timeout
+        self._idle: dict[tuple[str, str, int], list[HTTPConnection]] = {}
+        self.connections_opened = 0
+
+    def _ssl(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            import ssl
+
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
+
+    async def _connect(self, scheme: str, host: str, port: int) -> HTTPConnection:
+        loop = asyncio.get_running_loop()
+        tls = scheme == "https"
+        coro = loop.create_connection(
+            HTTPConnection,
+            host,
+            port,
+            ssl=self._ssl() if tls else None,
+            server_hostname=host if tls else None,
+        )
+        _, conn = await asyncio.wait_for(coro, self.connect_timeout)
+        self.connections_opened += 1
+        return conn
+
+    async def request(self, scheme: str, host: str, port: int, request: bytes) -> Response:
+        """Sends ``request`` (complete bytes) and returns the response.
+
+        Raises:
+            OSError: Connecting failed (refused, unreachable, TLS verification).
+            TimeoutError: Connecting or answering took too long.
+            ConnectionClosed: The server closed the connection without answering.
+            HTTPProtocolError: The server's answer was not valid HTTP/1.1.
+        """
+        key = (scheme, host, port)
+        idle = self._idle.get(key)
+        if idle is None:
+            idle = self._idle[key] = []
+        loop = asyncio.get_running_loop()
+        conn: HTTPConnection | None = None
+        now = loop.time()
+        while idle:
+            candidate = idle.pop()
+            if candidate.closed or now - candidate.last_used > self.idle_timeout:
+                candidate.close()
+                continue
+            conn = candidate
+            break
+        if conn is not None:
+            try:
+                response = await conn.exchange(request, self.read_timeout)
+            except ConnectionClosed as exc:
+                conn.close()
+                if exc.got_bytes:
+                    raise
+                conn = None  # stale keep-alive connection: the request never got there
+            else:
+                self._release(idle, conn, response, loop.time())
+                return response
+        conn = await self._connect(scheme, host, port)
+        try:
+            response = await conn.exchange(request, self.read_timeout)
+        except ConnectionClosed:
+            conn.close()
+            raise
+        self._release(idle, conn, response, loop.time())
+        return response
+
+    def _release(
+        self, idle: list[HTTPConnection], conn: HTTPConnection, response: Response, now: float
+    ) -> None:
+        if response.keep_alive and not conn.closed and len(idle) < self.max_idle:
+            conn.last_used = now
+            idle.append(conn)
+        else:
+            conn.close()
+
+    def idle_count(self) -> int:
+        """Idle connections currently kept (for tests and metrics)."""
+        return sum(1 for conns in self._idle.values() for c in conns if not c.closed)
+
+    def close(self) -> None:
+        """Closes every idle connection (in-flight ones close when their request ends)."""
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
+        self._idle.clear()

@@ -1,0 +1,117 @@
+"""Retry policy for Management API calls: exponential backoff with full jitter.
+
+Retried: 429 (``ThrottledError``), 5xx (``ServerError``) and network failures or timeouts
+(``TransportError``). Never retried: 410, 403, 413 and other 4xx answers. A retry happens
+only while attempts remain *and* the backoff sleep ends before the deadline (the Lambda
+context's remaining time, less a margin), so a send never outlives its invocation.
+
+A timed-out PostToConnection may have been delivered; retrying it makes delivery
+at-least-once, which is what every AWS SDK does too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+
+from wsgate.exceptions import ServerError, ThrottledError, TransportError
+from wsgate.sender.transport import ConnectionInfo, Transport
+
+__all__ = ["RETRYABLE", "RetryPolicy", "delete", "get", "post"]
+
+#: The errors worth another attempt.
+RETRYABLE = (ThrottledError, ServerError, TransportError)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently to retry.
+
+    Attributes:
+        max_attempts: Attempts in total, the first included (botocore's default is 5).
+        backoff_base: Seconds; attempt ``n`` (from 1) waits up to ``base * 2**(n-1)``.
+        backoff_cap: Upper bound of one wait, in seconds.
+    """
+
+    max_attempts: int = 5
+    backoff_base: float = 0.05
+    backoff_cap: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.backoff_base < 0 or self.backoff_cap < 0:
+            raise ValueError("backoff times must not be negative")
+
+    def delay(self, attempt: int) -> float:
+        """The sleep after failed attempt number ``attempt`` (full jitter)."""
+        return random.uniform(0.0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+
+    def may_retry(self, attempt: int, delay: float, deadline: float | None) -> bool:
+        """Whether to try again after ``attempt`` failed, sleeping ``delay`` first."""
+        if attempt >= self.max_attempts:
+            return False
+        return deadline is None or time.monotonic() + delay < deadline
+
+
+async def post(
+    transport: Transport,
+    endpoint: str,
+    connection_id: str,
+    data: bytes,
+    policy: RetryPolicy,
+    deadline: float | None,
+) -> None:
+    """PostToConnection with retries; raises the last error when the budget runs out."""
+    attempt = 1
+    while True:
+        try:
+            return await transport.post(endpoint, connection_id, data)
+        except RETRYABLE:
+            delay = policy.delay(attempt)
+            if not policy.may_retry(attempt, delay, deadline):
+                raise
+        await asyncio.sleep(delay)
+        attempt += 1
+
+
+async def get(
+    transport: Transport,
+    endpoint: str,
+    connection_id: str,
+    policy: RetryPolicy,
+    deadline: float | None,
+) -> ConnectionInfo:
+    """GetConnection with retries."""
+    attempt = 1
+    while True:
+        try:
+            return await transport.get(endpoint, connection_id)
+        except RETRYABLE:
+            delay = policy.delay(attempt)
+            if not policy.may_retry(attempt, delay, deadline):
+                raise
+        await asyncio.sleep(delay)
+        attempt += 1
+
+
+async def delete(
+    transport: Transport,
+    endpoint: str,
+    connection_id: str,
+    policy: RetryPolicy,
+    deadline: float | None,
+) -> None:
+    """DeleteConnection with retries."""
+    attempt = 1
+    while True:
+        try:
+            return await transport.delete(endpoint, connection_id)
+        except RETRYABLE:
+            delay = policy.delay(attempt)
+            if not policy.may_retry(attempt, delay, deadline):
+                raise
+        await asyncio.sleep(delay)
+        attempt += 1

@@ -1,0 +1,370 @@
+"""The synchronous :class:`Sender`: what handlers call to push messages to connections."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from wsgate.exceptions import (
+    ConfigurationError,
+    ConnectionGoneError,
+    PayloadTooLargeError,
+    TransportError,
+)
+from wsgate.sender import loop, retry
+from wsgate.sender.broadcast import BroadcastResult, fan_out, plan
+from wsgate.sender.credentials import Credentials, CredentialsProvider, StaticCredentials
+from wsgate.sender.endpoint import resolve_endpoint
+from wsgate.sender.transport import MAX_PAYLOAD_BYTES, ConnectionInfo, Transport
+
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["Sender", "encode_payload"]
+
+logger = logging.getLogger("wsgate.sender")
+
+_default_transport: Transport | None = None
+_default_lock = threading.Lock()
+PRUNE_BATCH = 100
+
+
+def _shared_transport() -> Transport:
+    # One transport per process, so keep-alive connections survive across Sender objects
+    # and warm invocations.
+    global _default_transport
+    if _default_transport is None:
+        with _default_lock:
+            if _default_transport is None:
+                from wsgate.sender.fast import HttpTransport
+
+                _default_transport = HttpTransport()
+    return _default_transport
+
+
+def encode_payload(data: Any) -> bytes:
+    """The bytes to send: bytes as is, ``str`` as UTF-8, dict/list as compact JSON.
+
+    Raises:
+        TypeError: Any other type (use :meth:`Sender.send_json` for other JSON values).
+    """
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    if isinstance(data, dict | list | tuple):
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    raise TypeError(f"cannot send {type(data).__name__}: pass bytes, str, dict or list")
+
+
+class Sender:
+    """Sends to WebSocket connections through the API Gateway Management API.
+
+    Create one per process (module level) and reuse it: the connections and the event
+    loop are kept across warm invocations. Thread-safe.
+
+    Args:
+        endpoint: The management endpoint; else ``WSGATE_ENDPOINT``, the endpoint stored
+            with each connection, or the current event's (in that order).
+        transport: ``None``/``"http"`` (the stdlib transport), ``"boto3"``, or any
+            :class:`~wsgate.sender.transport.Transport`.
+        registry: Anything with ``delete_many(ids)``: gone connections are pruned through it.
+            The ``broadcast_to_*`` helpers also read recipients from it.
+        max_concurrency: Requests in flight at once during a broadcast.
+        max_attempts: Attempts per call (the first included) for 429, 5xx and network errors.
+        deadline: ``None`` (the current Lambda context's remaining time, if any), a budget in
+            seconds per call, or a Lambda context (``get_remaining_time_in_millis()``).
+        region: Signing region (default: from the endpoint's host name or ``AWS_REGION``).
+        credentials: A ``Credentials``, a provider with ``get()``, or ``None`` for Lambda's
+            environment then botocore's chain.
+        timeout: Seconds per attempt (stdlib and boto3 transports).
+        backoff_base: First retry waits up to this many seconds (full jitter, doubling).
+        backoff_cap: No retry waits longer than this.
+        deadline_margin: Seconds kept free before a Lambda deadline.
+        prune_gone: Delete a connection from ``registry`` when a send finds it gone.
+        ssl_context: TLS settings for the stdlib transport.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        transport: Transport | str | None = None,
+        registry: Any = None,
+        max_concurrency: int = 256,
+        max_attempts: int = 5,
+        deadline: Any = None,
+        region: str | None = None,
+        credentials: Credentials | CredentialsProvider | None = None,
+        timeout: float = 10.0,
+        backoff_base: float = 0.05,
+        backoff_cap: float = 2.0,
+        deadline_margin: float = 0.5,
+        prune_gone: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.endpoint = endpoint
+        self.registry = registry
+        self.max_concurrency = max_concurrency
+        self.policy = retry.RetryPolicy(max_attempts, backoff_base, backoff_cap)
+        self.deadline = deadline
+        self.deadline_margin = deadline_margin
+        self.prune_gone = prune_gone
+        provider: CredentialsProvider | None
+        if isinstance(credentials, Credentials):
+            provider = StaticCredentials(
+                credentials.access_key, credentials.secret_key, credentials.token
+            )
+        else:
+            provider = credentials
+        self.transport = self._make_transport(
+            transport, region, provider, timeout, ssl_context, max_concurrency
+        )
+
+    @staticmethod
+    def _make_transport(
+        transport: Transport | str | None,
+        region: str | None,
+        credentials: CredentialsProvider | None,
+        timeout: float,
+        ssl_context: ssl.SSLContext | None,
+        max_concurrency: int,
+    ) -> Transport:
+        if transport is None or transport in ("http", "fast"):
+            defaults = region is None and credentials is None and ssl_context is None
+            if defaults and timeout == 10.0:
+                return _shared_transport()
+            from wsgate.sender.fast import HttpTransport
+
+            return HttpTransport(
+                region=region, credentials=credentials, ssl_context=ssl_context, timeout=timeout
+            )
+        if transport == "boto3":
+            from wsgate.sender.boto3 import Boto3Transport
+
+            return Boto3Transport(
+                region=region,
+                credentials=credentials,
+                timeout=timeout,
+                max_workers=min(max_concurrency, 64),
+            )
+        if isinstance(transport, str):
+            raise ConfigurationError(f"unknown transport {transport!r}: use 'http' or 'boto3'")
+        return transport
+
+    # --- deadlines ---------------------------------------------------------------------------
+
+    def _deadline(self) -> float | None:
+        """Absolute ``time.monotonic()`` deadline for one call, or ``None``."""
+        source = self.deadline
+        if source is None:
+            try:
+                from wsgate.context import current_context
+            except ImportError:
+                return None
+            source = current_context()
+            if source is None:
+                return None
+        if isinstance(source, int | float):
+            return time.monotonic() + float(source)
+        remaining = getattr(source, "get_remaining_time_in_millis", None)
+        if remaining is None:
+            raise ConfigurationError("deadline must be seconds or a Lambda context")
+        seconds = float(remaining()) / 1000.0
+        return time.monotonic() + max(0.0, seconds - self.deadline_margin)
+
+    def _run(self, coro: Any, connection_id: str, deadline: float | None) -> Any:
+        timeout = None if deadline is None else max(0.001, deadline - time.monotonic())
+        try:
+            return loop.run(coro, timeout)
+        except TimeoutError as exc:
+            if isinstance(exc, TransportError):  # pragma: no cover - not a TimeoutError
+                raise
+            raise TransportError(connection_id, None, "deadline reached") from exc
+
+    def _endpoint(self, connection_id: str) -> str:
+        stored = None
+        if self.endpoint or os.environ.get("WSGATE_ENDPOINT"):
+            return resolve_endpoint(self.endpoint)
+        if self.registry is not None:
+            get = getattr(self.registry, "get", None)
+            record = get(connection_id) if get is not None else None
+            stored = getattr(record, "endpoint", None)
+        return resolve_endpoint(self.endpoint, stored)
+
+    def _prune(self, ids: list[str]) -> int:
+        if self.registry is None or not self.prune_gone or not ids:
+            return 0
+        removed = 0
+        for start in range(0, len(ids), PRUNE_BATCH):
+            batch = ids[start : start + PRUNE_BATCH]
+            count = self.registry.delete_many(batch)
+            removed += count if isinstance(count, int) else len(batch)
+        return removed
+
+    # --- single connection -------------------------------------------------------------------
+
+    def send(self, connection_id: str, data: Any) -> None:
+        """Sends one message: bytes raw, ``str`` as UTF-8, dict/list as compact JSON.
+
+        Raises:
+            PayloadTooLargeError: Over 131,072 bytes (no request made).
+            ConnectionGoneError: 410; also pruned from ``registry`` when one is set.
+            ForbiddenError: 403 (wrong endpoint/stage or IAM); never prunes.
+            ThrottledError, ServerError, TransportError: Still failing after the retries.
+            ConfigurationError: No endpoint can be resolved.
+            TypeError: ``data`` is of another type.
+        """
+        body = encode_payload(data)
+        if len(body) > MAX_PAYLOAD_BYTES:
+            raise PayloadTooLargeError(
+                connection_id, 413, f"{len(body)} bytes > {MAX_PAYLOAD_BYTES}"
+            )
+        endpoint = self._endpoint(connection_id)
+        deadline = self._deadline()
+        coro = retry.post(self.transport, endpoint, connection_id, body, self.policy, deadline)
+        try:
+            self._run(coro, connection_id, deadline)
+        except ConnectionGoneError:
+            self._prune_quietly([connection_id])
+            raise
+
+    def send_text(self, connection_id: str, text: str) -> None:
+        """Sends ``text`` as UTF-8. Raises as :meth:`send`."""
+        self.send(connection_id, text.encode("utf-8"))
+
+    def send_json(self, connection_id: str, value: Any) -> None:
+        """Sends any JSON-serialisable value as compact JSON. Raises as :meth:`send`."""
+        body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        self.send(connection_id, body)
+
+    def send_bytes(self, connection_id: str, data: bytes) -> None:
+        """Sends raw bytes. Raises as :meth:`send`."""
+        self.send(connection_id, bytes(data))
+
+    def close(self, connection_id: str) -> None:
+        """Disconnects a client (DeleteConnection; it sees close code 1000).
+
+        Raises:
+            ConnectionGoneError: It was already gone. Other errors as :meth:`send`.
+        """
+        endpoint = self._endpoint(connection_id)
+        deadline = self._deadline()
+        coro = retry.delete(self.transport, endpoint, connection_id, self.policy, deadline)
+        self._run(coro, connection_id, deadline)
+
+    def info(self, connection_id: str) -> ConnectionInfo:
+        """Describes a live connection (GetConnection).
+
+        Raises:
+            ConnectionGoneError: No such live connection. Other errors as :meth:`send`.
+        """
+        endpoint = self._endpoint(connection_id)
+        deadline = self._deadline()
+        coro = retry.get(self.transport, endpoint, connection_id, self.policy, deadline)
+        result: ConnectionInfo = self._run(coro, connection_id, deadline)
+        return result
+
+    def is_alive(self, connection_id: str) -> bool:
+        """``True`` if GetConnection finds the connection, ``False`` on 410.
+
+        Raises:
+            SendError: Any other failure (403, throttling after retries, network).
+        """
+        try:
+            self.info(connection_id)
+        except ConnectionGoneError:
+            return False
+        return True
+
+    def _prune_quietly(self, ids: list[str]) -> tuple[int, str | None]:
+        try:
+            return self._prune(ids), None
+        except Exception as exc:  # pruning is housekeeping: never fail the send for it
+            logger.warning("could not prune %d gone connections: %s", len(ids), exc)
+            return 0, f"{type(exc).__name__}: {exc}"
+
+    # --- many connections --------------------------------------------------------------------
+
+    def broadcast(
+        self, recipients: Iterable[Any], data: Any, *, exclude: Iterable[str] = ()
+    ) -> BroadcastResult:
+        """Sends one message to many connections; never raises for a partial failure.
+
+        Args:
+            recipients: Connection ids, ``Connection`` records, or dicts with
+                ``connectionId`` (each may carry its own ``endpoint``). Duplicates are sent once.
+            data: As for :meth:`send`.
+            exclude: Ids to skip (e.g. the sender of a chat message).
+
+        Returns:
+            Per-recipient outcomes and a summary; gone ones are pruned from ``registry``.
+
+        Raises:
+            PayloadTooLargeError: The payload is over 131,072 bytes (nothing sent;
+                ``connection_id`` is ``"*"``).
+            ConfigurationError: No endpoint can be resolved for some recipient.
+            TypeError: ``data`` is of an unsupported type.
+        """
+        body = encode_payload(data)
+        if len(body) > MAX_PAYLOAD_BYTES:
+            raise PayloadTooLargeError("*", 413, f"{len(body)} bytes > {MAX_PAYLOAD_BYTES}")
+        started = time.monotonic()
+        work, invalid = plan(
+            recipients, lambda stored: resolve_endpoint(self.endpoint, stored), exclude
+        )
+        result = BroadcastResult(failed=dict(invalid))
+        if work:
+            deadline = self._deadline()
+            coro = fan_out(
+                self.transport, work, body, self.policy, deadline, self.max_concurrency, result
+            )
+            loop.run(coro)
+        result.pruned, result.prune_error = self._prune_quietly(result.gone)
+        result.duration = time.monotonic() - started
+        logger.debug("broadcast %s", result.summary())
+        return result
+
+    def _registry(self) -> Any:
+        if self.registry is None:
+            raise ConfigurationError("this Sender has no registry: Sender(registry=...)")
+        return self.registry
+
+    def broadcast_all(self, data: Any, *, exclude: Iterable[str] = ()) -> BroadcastResult:
+        """Sends to every connection in the registry. Raises as :meth:`broadcast`."""
+        return self.broadcast(self._registry().all(), data, exclude=exclude)
+
+    def broadcast_to_users(
+        self, user_ids: Iterable[str], data: Any, *, exclude: Iterable[str] = ()
+    ) -> BroadcastResult:
+        """Sends to every connection of these users. Raises as :meth:`broadcast`."""
+        registry = self._registry()
+        records = (c for uid in dict.fromkeys(user_ids) for c in registry.by_user(uid))
+        return self.broadcast(records, data, exclude=exclude)
+
+    def broadcast_to_room(
+        self, room: str, data: Any, *, exclude: Iterable[str] = ()
+    ) -> BroadcastResult:
+        """Sends to every member of a room. Raises as :meth:`broadcast`."""
+        return self.broadcast(self._registry().room_members(room), data, exclude=exclude)
+
+    def broadcast_to_topic(
+        self, topic: str, data: Any, *, exclude: Iterable[str] = ()
+    ) -> BroadcastResult:
+        """Sends to every subscriber of a topic. Raises as :meth:`broadcast`."""
+        return self.broadcast(self._registry().subscribers(topic), data, exclude=exclude)
+
+    def shutdown(self) -> None:
+        """Closes the transport's idle connections (optional; the process exit does too)."""
+        aclose = getattr(self.transport, "aclose", None)
+        if aclose is not None:
+            loop.run(aclose())
