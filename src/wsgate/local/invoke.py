@@ -1,0 +1,204 @@
+"""Load the app (``APP`` argument) and call its handler like Lambda does, in worker threads."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wsgate.exceptions import ConfigurationError
+from wsgate.local.template import load_template
+
+__all__ = ["AppSpec", "Invoker", "Outcome", "load_app"]
+
+logger = logging.getLogger("wsgate.local")
+
+Handler = Callable[[dict[str, Any], Any], Any]
+PREDEFINED = frozenset({"$connect", "$disconnect", "$default"})
+_DEFAULT_ATTRS = ("app", "handler", "lambda_handler", "main")
+
+
+@dataclass
+class AppSpec:
+    """The app as the emulator sees it: a handler plus the routes API Gateway would have.
+
+    Attributes:
+        handler: ``handler(event, context)``; for a ``WebSocketApp`` its ``dispatch``.
+        route_keys: Every route key deployed (``$connect``/``$disconnect`` included if present).
+        two_way_route_keys: Routes whose response ``body`` is sent back to the client.
+        route_selection_expression: The API's selection expression.
+        timeouts: Integration timeout per route key, overriding the emulator's default.
+        name: Function name for the Lambda context.
+        source: The file the app was loaded from (watched by ``--reload``).
+    """
+
+    handler: Handler
+    route_keys: frozenset[str]
+    two_way_route_keys: frozenset[str] = frozenset()
+    route_selection_expression: str = "$request.body.action"
+    timeouts: dict[str, float] = field(default_factory=dict)
+    name: str = "wsgate-local"
+    source: Path | None = None
+
+    @classmethod
+    def from_object(cls, obj: Any, *, template: str | Path | None = None) -> AppSpec:
+        """Describe a ``WebSocketApp`` or a plain handler function.
+
+        A plain function without a template is wired to ``$connect``, ``$disconnect`` and
+        ``$default`` (one-way), the routes a single-function deployment has.
+
+        Raises:
+            ConfigurationError: ``obj`` is neither, or the template cannot be read.
+        """
+        tpl = load_template(template) if template is not None else None
+        if hasattr(obj, "dispatch") and hasattr(obj, "route_keys"):
+            keys = frozenset(obj.route_keys)
+            two_way = frozenset(getattr(obj, "two_way_route_keys", ()))
+            expression = str(obj.route_selection_expression)
+            handler: Handler = obj.dispatch
+        elif callable(obj):
+            keys, two_way, expression = PREDEFINED, frozenset(), "$request.body.action"
+            handler = obj
+        else:
+            raise ConfigurationError(f"{obj!r} is neither a WebSocketApp nor a handler function")
+        timeouts: dict[str, float] = {}
+        if tpl is not None:
+            keys, two_way = tpl.route_keys, tpl.two_way_route_keys
+            expression, timeouts = tpl.route_selection_expression, dict(tpl.timeouts)
+        name = getattr(obj, "__name__", type(obj).__name__)
+        return cls(handler, keys, two_way, expression, timeouts, str(name))
+
+    def select_route(self, body: str) -> str | None:
+        """Pick the route key for a message body; ``None`` means send the Forbidden frame."""
+        if any(not key.startswith("$") for key in self.route_keys):
+            from wsgate.selection import select_route
+
+            return select_route(self.route_selection_expression, body, self.route_keys)
+        return "$default" if "$default" in self.route_keys else None
+
+
+def _import_file(path: Path) -> Any:
+    module_name = path.stem
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # so the app can import its sibling modules
+    sys.modules.pop(module_name, None)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigurationError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_app(target: str, *, template: str | Path | None = None) -> AppSpec:
+    """Import ``APP`` (``path/to/app.py``, ``path/to/app.py:attr`` or ``module:attr``).
+
+    Without ``:attr`` the first of ``app``, ``handler``, ``lambda_handler``, ``main`` found in
+    the module is used. Importing runs the module's code afresh each call (``--reload``).
+
+    Raises:
+        ConfigurationError: The file or module or attribute is missing, or is not an app.
+    """
+    spec_text, _, attr = target.partition(":")
+    if target.count(":") == 1 and len(spec_text) == 1:  # a Windows drive letter, not module:attr
+        spec_text, attr = target, ""
+    source: Path | None = None
+    try:
+        if spec_text.endswith(".py") or "/" in spec_text or Path(spec_text).is_file():
+            source = Path(spec_text).resolve()
+            if not source.is_file():
+                raise ConfigurationError(f"no such file: {spec_text}")
+            module = _import_file(source)
+        else:
+            if "" not in sys.path and str(Path.cwd()) not in sys.path:
+                sys.path.insert(0, str(Path.cwd()))
+            sys.modules.pop(spec_text, None)
+            module = importlib.import_module(spec_text)
+            file = getattr(module, "__file__", None)
+            source = Path(file).resolve() if file else None
+    except ConfigurationError:
+        raise
+    except Exception as exc:
+        raise ConfigurationError(f"cannot import {spec_text}: {exc!r}") from exc
+    names = [attr] if attr else [n for n in _DEFAULT_ATTRS if hasattr(module, n)]
+    if not names or not hasattr(module, names[0]):
+        wanted = attr or " / ".join(_DEFAULT_ATTRS)
+        raise ConfigurationError(f"{spec_text} has no attribute {wanted}")
+    app = AppSpec.from_object(getattr(module, names[0]), template=template)
+    app.source = source
+    return app
+
+
+@dataclass
+class Outcome:
+    """How one invocation ended: ``ok`` (with ``result``), ``error`` or ``timeout``."""
+
+    kind: str
+    result: Any = None
+    error: BaseException | None = None
+
+
+def _make_context(request_id: str, timeout: float, name: str) -> Any:
+    from wsgate.context import LambdaContext
+
+    return LambdaContext(
+        aws_request_id=request_id,
+        function_name=name,
+        deadline=time.time() + timeout,
+    )
+
+
+class Invoker:
+    """Runs handlers in a bounded thread pool with a Lambda context and a timeout."""
+
+    def __init__(self, max_workers: int = 32) -> None:
+        self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="wsgate-invoke")
+
+    async def invoke(
+        self, app: AppSpec, event: dict[str, Any], request_id: str, timeout: float
+    ) -> Outcome:
+        """Call ``app.handler(event, context)``; never raises for handler failures."""
+        loop = asyncio.get_running_loop()
+
+        def call() -> Any:
+            return app.handler(event, _make_context(request_id, timeout, app.name))
+
+        future = loop.run_in_executor(self._pool, call)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            # A thread cannot be killed: the handler runs on, its result is discarded.
+            future.add_done_callback(_discard)
+            return Outcome("timeout")
+        except Exception as exc:
+            logger.error(
+                "handler failed for %s (request %s)",
+                event.get("requestContext", {}).get("routeKey"),
+                request_id,
+                exc_info=exc,
+            )
+            return Outcome("error", error=exc)
+        return Outcome("ok", result=result)
+
+    def call_sync(self, fn: Callable[[], Any]) -> Any:
+        """Run a blocking callable in the pool (for the dashboard's registry reads)."""
+        return self._pool.submit(fn)
+
+    def shutdown(self) -> None:
+        """Stop accepting work; running handlers finish on their own."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _discard(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieve it so asyncio does not log "never retrieved"

@@ -1,0 +1,344 @@
+"""The emulator: one asyncio server for the WebSocket endpoint, ``@connections`` and dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from wsgate.local.config import EmulatorConfig
+from wsgate.local.dashboard import Dashboard
+from wsgate.local.eventgen import make_api_id, make_id
+from wsgate.local.http import (
+    MAX_BODY_BYTES,
+    MAX_HEAD_BYTES,
+    HttpError,
+    HttpRequest,
+    aws_error,
+    parse_head,
+    response,
+)
+from wsgate.local.invoke import AppSpec, Invoker, load_app
+from wsgate.local.management import Management
+from wsgate.local.routing import Routing
+from wsgate.local.session import Session
+
+__all__ = ["Authorizer", "Emulator"]
+
+logger = logging.getLogger("wsgate.local")
+
+#: Hook for ``$connect`` authorizers (issue 8): called before the integration runs. Return
+#: ``None`` to allow (after setting ``session.authorizer`` to the context to propagate), or an
+#: HTTP status (401, 403, 500) to refuse the handshake with.
+Authorizer = Callable[["Emulator", Session], Awaitable[int | None]]
+
+HttpResult = bytes | Awaitable[bytes] | None
+
+
+class _Channel(asyncio.Protocol):
+    """One TCP connection: HTTP requests until it upgrades, then a WebSocket :class:`Session`."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+        self.streaming = False
+        self._buffer = bytearray()
+        self._busy = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.emulator._channels.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.session is not None:
+            if self.session.is_open:
+                self.session.data_received(data)
+            return  # nothing may arrive before the 101; a client that sends anyway is ignored
+        if self.streaming:
+            return
+        self._buffer += data
+        if not self._busy:
+            self._process()
+
+    def _process(self) -> None:
+        transport = self.transport
+        assert transport is not None
+        while not self._busy and self.session is None and not transport.is_closing():
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buffer) > MAX_HEAD_BYTES:
+                    self._reply(response(431, keep_alive=False), keep_alive=False)
+                return
+            head = bytes(self._buffer[: end + 4])
+            try:
+                request = parse_head(head)
+                length = request.content_length
+                if length > MAX_BODY_BYTES:
+                    raise HttpError(413, "body too large")
+            except HttpError as exc:
+                self._reply(response(exc.status, keep_alive=False), keep_alive=False)
+                return
+            if len(self._buffer) < end + 4 + length:
+                return
+            request.body = bytes(self._buffer[end + 4 : end + 4 + length])
+            del self._buffer[: end + 4 + length]
+            if request.is_upgrade:
+                self.emulator._upgrade(self, request)
+                return
+            result = self.emulator._handle_http(self, request)
+            if result is None:
+                self.streaming = True
+                return
+            if isinstance(result, bytes):
+                self._reply(result, request.keep_alive)
+                continue
+            self._busy = True
+            task: asyncio.Future[bytes] = asyncio.ensure_future(result)
+            task.add_done_callback(functools.partial(self._finished, request=request))
+
+    def _finished(self, task: asyncio.Future[bytes], *, request: HttpRequest) -> None:
+        self._busy = False
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error("request %s %s failed", request.method, request.path, exc_info=exc)
+            payload = aws_error(500, "InternalServerErrorException", keep_alive=False)
+            self._reply(payload, keep_alive=False)
+            return
+        self._reply(task.result(), request.keep_alive)
+        if self._buffer:
+            self._process()
+
+    def _reply(self, payload: bytes, keep_alive: bool) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(payload)
+        if not keep_alive:
+            transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.emulator._channels.discard(self)
+        if self.session is not None:
+            self.session.connection_lost()
+        if self.streaming and self.transport is not None:
+            self.emulator.dashboard.feed.unsubscribe(self.transport)
+
+
+class Emulator:
+    """A local API Gateway WebSocket API in front of an app.
+
+    Start it with :meth:`start` (or ``async with``), connect clients to :attr:`ws_url`, point
+    boto3's ``apigatewaymanagementapi`` client at :attr:`endpoint`.
+
+    Args:
+        app: The app: an :class:`AppSpec`, an ``APP`` string (``path/app.py[:attr]`` or
+            ``module:attr``, imported after the environment is set) or a handler/``WebSocketApp``.
+        config: Settings; API Gateway's defaults when omitted.
+        template: SAM/CloudFormation template giving a plain function its routes.
+        configure_environment: Set ``WSGATE_ENDPOINT``, a default ``WSGATE_REGISTRY`` and dummy
+            AWS credentials for the app, as ``wsgate serve`` does.
+        reload: Re-import an ``APP`` string when its folder changes.
+    """
+
+    def __init__(
+        self,
+        app: AppSpec | str | Any,
+        config: EmulatorConfig | None = None,
+        *,
+        template: str | Path | None = None,
+        configure_environment: bool = True,
+        reload: bool = False,
+    ) -> None:
+        self.config = config or EmulatorConfig()
+        self.api_id = self.config.api_id or make_api_id()
+        self._app_source = app
+        self._template = template
+        self._configure_environment = configure_environment
+        self._reload = reload
+        self.app: AppSpec | None = app if isinstance(app, AppSpec) else None
+        self.connections: dict[str, Session] = {}
+        self.pending: dict[str, Session] = {}
+        self.invoker = Invoker(self.config.max_workers)
+        self.dashboard = Dashboard(self)
+        self.management = Management(self)
+        self.routing = Routing(self)
+        self.authorizer: Authorizer | None = None
+        self._channels: set[_Channel] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: asyncio.Server | None = None
+        self._port = self.config.port
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with ``port=0``)."""
+        return self._port
+
+    @property
+    def endpoint(self) -> str:
+        """The Management API endpoint for boto3's ``endpoint_url``."""
+        return f"http://{self.config.host}:{self._port}/{self.config.stage}"
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket URL clients connect to."""
+        return f"ws://{self.config.host}:{self._port}/{self.config.stage}"
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard page."""
+        return f"http://{self.config.host}:{self._port}/"
+
+    async def start(self) -> None:
+        """Bind the port, set the app's environment and import the app.
+
+        Raises:
+            OSError: The port cannot be bound.
+            ConfigurationError: The app cannot be loaded.
+        """
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Channel(self), self.config.host, self.config.port, backlog=4096
+        )
+        self._port = self._server.sockets[0].getsockname()[1]
+        if self._configure_environment:
+            self._set_environment()
+        if self.app is None:
+            self.app = self._load()
+        self.dashboard.set_static(self.config.static_dir, self.app.source)
+        if self._reload and isinstance(self._app_source, str):
+            self._spawn(self._watch())
+        logger.info("wsgate emulator on %s (management API %s)", self.ws_url, self.endpoint)
+
+    def _load(self) -> AppSpec:
+        if isinstance(self._app_source, str):
+            return load_app(self._app_source, template=self._template)
+        return AppSpec.from_object(self._app_source, template=self._template)
+
+    def _set_environment(self) -> None:
+        os.environ["WSGATE_ENDPOINT"] = self.endpoint
+        if "WSGATE_REGISTRY" not in os.environ and "WSGATE_TABLE" not in os.environ:
+            folder = Path.cwd() / ".wsgate"
+            folder.mkdir(exist_ok=True)
+            os.environ["WSGATE_REGISTRY"] = f"sqlite:///{folder / 'registry.db'}"
+        if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
+            os.environ["AWS_ACCESS_KEY_ID"] = "wsgate-local"
+            os.environ["AWS_SECRET_ACCESS_KEY"] = "wsgate-local"
+        if not os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
+            os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+
+    async def _watch(self) -> None:
+        from watchfiles import awatch
+
+        assert self.app is not None and self.app.source is not None
+        async for _changes in awatch(self.app.source.parent):
+            try:
+                self.app = await asyncio.to_thread(self._load)
+            except Exception:
+                logger.exception("reload failed; keeping the previous app")
+            else:
+                logger.info("reloaded %s", self._app_source)
+                self.dashboard.feed.publish("reload", {"app": str(self._app_source)})
+
+    async def stop(self) -> None:
+        """Close every connection (1001 Going away), run their ``$disconnect`` and unbind."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self.connections.values()):
+            session.close(1001, "Going away")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3.0
+        while self.connections and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for channel in list(self._channels):
+            if channel.transport is not None:
+                channel.transport.abort()
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            if task.get_coro().__name__ == "_watch":  # type: ignore[union-attr]
+                task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.config.integration_timeout + 1)
+        if self._server is not None:
+            await self._server.wait_closed()
+        self.invoker.shutdown()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def serve_forever(self) -> None:
+        """Run until cancelled (Ctrl-C in ``wsgate serve``)."""
+        assert self._server is not None
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._server.serve_forever()
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- HTTP side --------------------------------------------------------------------------
+
+    def _handle_http(self, channel: _Channel, request: HttpRequest) -> HttpResult:
+        stage = "/" + self.config.stage
+        path = request.path
+        if path in (stage, stage + "/"):
+            if request.method == "GET":
+                return response(426, b"Upgrade Required", [("Upgrade", "websocket")])
+            return aws_error(403, "ForbiddenException")
+        if path.startswith(stage + "/"):
+            head, _, connection_id = path[len(stage) + 1 :].partition("/")
+            if (
+                head.lower() in ("@connections", "%40connections")
+                and connection_id
+                and "/" not in connection_id
+            ):
+                return self.management.handle(request, connection_id)
+            return aws_error(403, "ForbiddenException")
+        if self.config.dashboard and path.startswith("/_wsgate/"):
+            assert channel.transport is not None
+            result: HttpResult = self.dashboard.handle(request, channel.transport)
+            return result
+        if request.method == "GET":
+            page = self.dashboard.app_file(path, request.keep_alive)
+            if page is not None:
+                return page
+            if path == "/" and self.config.dashboard:
+                return response(302, headers=[("Location", "/_wsgate/")])
+        return aws_error(403, "ForbiddenException")
+
+    def _upgrade(self, channel: _Channel, request: HttpRequest) -> None:
+        transport = channel.transport
+        assert transport is not None
+        if request.path not in ("/" + self.config.stage, "/" + self.config.stage + "/"):
+            transport.write(aws_error(403, "ForbiddenException", keep_alive=False))
+            transport.close()
+            return
+        peer = transport.get_extra_info("peername")
+        session = Session(
+            transport,
+            request,
+            connection_id=make_id(),
+            source_ip=str(peer[0]) if peer else "127.0.0.1",
+            domain_name=request.header("host") or f"{self.config.host}:{self._port}",
+            compression=self.config.compression,
+            on_message=self.routing.on_message,
+            on_closed=self.routing.on_closed,
+        )
+        channel.session = session
+        self._spawn(self.routing.handshake(session))
