@@ -214,6 +214,16 @@ class WebSocketEvent:
                 raise EventError("not an object", "requestContext.authorizer")
         return self._authorizer
 
+    @property
+    def principal_id(self) -> str | None:
+        """The verified principal of the connection (``authorizer.principalId``), or ``None``.
+
+        Set only when ``$connect`` has an authorizer; unlike a query parameter, the client
+        cannot choose it.
+        """
+        authorizer = self.authorizer
+        return authorizer.principal_id if authorizer is not None else None
+
     # --- top level ---------------------------------------------------------------------------
 
     @property

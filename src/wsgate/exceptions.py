@@ -27,7 +27,8 @@ event a ``ValueError``).
     │   └── TransportError                       network failure / timeout after the retry budget
     └── AuthError                                authorizer outcomes
         ├── Unauthorized                         401: missing or invalid credentials
-        └── AccessDenied                         403: valid credentials, access refused
+        ├── AccessDenied                         403: valid credentials, access refused
+        └── AuthorizerConfigurationError         500: the authorizer failed or answered wrongly
 
 Errors carry their data as attributes (``connection_id``, ``status_code``, ...) and build
 their message in ``__str__``.
@@ -38,6 +39,7 @@ from __future__ import annotations
 __all__ = [
     "AccessDenied",
     "AuthError",
+    "AuthorizerConfigurationError",
     "ConfigurationError",
     "ConnectRejected",
     "ConnectionGoneError",
@@ -289,3 +291,15 @@ class AccessDenied(AuthError):
     """403: credentials valid but access refused (an explicit Deny)."""
 
     status_code = 403
+
+
+class AuthorizerConfigurationError(AuthError):
+    """500: the authorizer could not decide, or answered in a form API Gateway refuses.
+
+    Raised for a malformed authorizer response (no ``principalId``, no policy), a ``context``
+    holding objects or arrays, a result over 8 KB, or a key set (JWKS) that cannot be fetched.
+    API Gateway answers such cases with 500 and ``x-amzn-ErrorType:
+    AuthorizerConfigurationException``; the client learns nothing more.
+    """
+
+    status_code = 500

@@ -39,7 +39,7 @@ every ``@app.route``. Pass ``route_locally=False`` to trust API Gateway's ``rout
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -57,6 +57,8 @@ from wsgate.selection import _NOT_JSON, compile_expression, validate_route_key
 
 if TYPE_CHECKING:
     import logging
+
+    from wsgate.auth.authorizer import RequestAuthorizer
 
 __all__ = ["CallNext", "Middleware", "Route", "Router", "WebSocketApp"]
 
@@ -257,6 +259,13 @@ def _log() -> logging.Logger:
     return logging.getLogger("wsgate")
 
 
+def _observe(event: WebSocketEvent, call_next: CallNext) -> Response:
+    """Logs, counts and flushes metrics per invocation; ``wsgate.observe`` loads on first use."""
+    from wsgate.observe.middleware import observe_middleware
+
+    return observe_middleware(event, call_next)
+
+
 def _accept(event: WebSocketEvent) -> None:
     """Stands in for a missing ``$connect``/``$disconnect`` handler (AWS accepts)."""
     return None
@@ -294,6 +303,7 @@ class WebSocketApp(Router):
         *,
         name: str | None = None,
         route_locally: bool = True,
+        observe: bool = True,
     ) -> None:
         """Create an app.
 
@@ -302,6 +312,9 @@ class WebSocketApp(Router):
             name: A name for the API (used by the template generator).
             route_locally: Re-select the route from the body when a message arrives on
                 ``$default`` (single-route deployments). See the module doc.
+            observe: Log and count each invocation and flush its EMF metrics, as the
+                outermost middleware (:mod:`wsgate.observe.middleware`; metrics can also be
+                switched off with ``WSGATE_METRICS=off``).
 
         Raises:
             InvalidRouteError: the selection expression is invalid.
@@ -315,11 +328,57 @@ class WebSocketApp(Router):
         # REQUEST authorizer event and the context and returning the authorizer output dict.
         # `dispatch` hands it every event with `"type": "REQUEST"` and a `methodArn`.
         self._authorizer: Callable[[Mapping[str, Any], Any], dict[str, Any]] | None = None
+        if observe:
+            self.add_middleware(_observe)
 
     @property
     def route_selection_expression(self) -> str:
         """The API's route selection expression, as given."""
         return self._selection.expression
+
+    # --- authorizer (wsgate.auth) --------------------------------------------------------------
+
+    def authorizer(
+        self,
+        func: Callable[..., Any] | None = None,
+        *,
+        identity_sources: Sequence[str] = ("route.request.header.Authorization",),
+        user_id_key: str | None = None,
+    ) -> Any:
+        """Register the ``$connect`` REQUEST authorizer (decorator, bare or with arguments).
+
+        ``func`` takes a :class:`wsgate.auth.AuthorizerRequest` and returns a
+        :class:`wsgate.auth.Principal` (or raises ``Unauthorized`` / ``AccessDenied``); a ready
+        :class:`wsgate.auth.RequestAuthorizer` (e.g. ``JWTAuthorizer(...)``) is taken as is.
+        The app then answers authorizer events itself (``app(event, context)``), the emulator
+        runs it before ``$connect``, and the template declares its identity sources.
+
+        Raises:
+            ConfigurationError: a malformed identity source, or a second authorizer.
+        """
+        from wsgate.auth.authorizer import RequestAuthorizer
+        from wsgate.exceptions import ConfigurationError
+
+        def register(f: Callable[..., Any]) -> Any:
+            if self._authorizer is not None:
+                raise ConfigurationError("this app already has an authorizer")
+            if isinstance(f, RequestAuthorizer):
+                self._authorizer = f
+            else:
+                self._authorizer = RequestAuthorizer(f, identity_sources, user_id_key=user_id_key)
+            return f
+
+        return register(func) if func is not None else register
+
+    @property
+    def authorizer_config(self) -> RequestAuthorizer | None:
+        """The registered authorizer (its ``identity_sources``, ``user_id_key``), or ``None``.
+
+        Read by the emulator (to run it before ``$connect``) and the template generator.
+        """
+        from wsgate.auth.authorizer import RequestAuthorizer
+
+        return self._authorizer if isinstance(self._authorizer, RequestAuthorizer) else None
 
     def _changed(self) -> None:
         self._chains.clear()
