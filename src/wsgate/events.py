@@ -66,6 +66,9 @@ class WebSocketEvent:
         expected = self.event_type_name
         if expected is not None and ctx.get("eventType") != expected:
             raise EventError(f"expected {expected!r}, got {ctx.get('eventType')!r}", _F_TYPE)
+        self._init(raw, ctx)
+
+    def _init(self, raw: Mapping[str, Any], ctx: Mapping[str, Any]) -> None:
         self._raw = raw
         self._ctx = ctx
         self._headers: Headers | None = None
@@ -412,10 +415,11 @@ def parse_event(raw: Mapping[str, Any]) -> WebSocketEvent:
         EventError: ``raw`` is not a WebSocket event (no ``requestContext``, unknown
             ``eventType``, missing ``routeKey`` or ``connectionId``).
     """
-    if not isinstance(raw, Mapping):
+    # `type(...) is dict` first: the Mapping ABC check is slow and events are plain dicts.
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise EventError(f"expected a JSON object, got {type(raw).__name__}")
     ctx = raw.get("requestContext")
-    if not isinstance(ctx, Mapping):
+    if type(ctx) is not dict and not isinstance(ctx, Mapping):
         raise EventError("missing or not an object", "requestContext")
     event_type = ctx.get("eventType")
     try:
@@ -426,4 +430,6 @@ def parse_event(raw: Mapping[str, Any]) -> WebSocketEvent:
         raise EventError("missing or not a string", "requestContext.routeKey")
     if not isinstance(ctx.get("connectionId"), str):
         raise EventError("missing or not a string", "requestContext.connectionId")
-    return cls(raw)
+    event = cls.__new__(cls)
+    event._init(raw, ctx)  # already validated above
+    return event
