@@ -13,6 +13,7 @@ event a ``ValueError``).
     │   ├── DuplicateRouteError (ValueError)     the same route key registered twice
     │   └── InvalidRouteError (ValueError)       a route key or selection expression that cannot be
     ├── ConnectRejected                          raised in a $connect handler to refuse the handshake
+    ├── MessageRejected                          raised in a message handler to reject an acked message
     ├── ConfigurationError                       wsgate is configured wrongly (endpoint, table, URL)
     ├── RegistryError                            the connection registry failed
     │   ├── ConnectionNotFound (KeyError)        no such (live) connection in the registry
@@ -50,6 +51,7 @@ __all__ = [
     "InvalidBodyError",
     "InvalidRecordError",
     "InvalidRouteError",
+    "MessageRejected",
     "PayloadTooLargeError",
     "RegistryError",
     "RegistryUnavailable",
@@ -140,6 +142,21 @@ class ConnectRejected(WsgateError):
     def __str__(self) -> str:
         suffix = f": {self.reason}" if self.reason else ""
         return f"connection rejected with status {self.status_code}{suffix}"
+
+
+class MessageRejected(WsgateError):
+    """Raise in a message handler to reject a client message that asked for an acknowledgement.
+
+    With delivery enabled (:mod:`wsgate.delivery`), the client's ack says ``rejected`` with this
+    reason, and a retry of the same message id gets the same answer without running the handler.
+    """
+
+    def __init__(self, reason: str = "rejected") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"message rejected: {self.reason}"
 
 
 # --- configuration ----------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Acknowledged delivery and resume: message ids, acks, redelivery and catch-up.
+
+Opt in per app::
+
+    from wsgate.delivery import Delivery, enable, open_delivery_store
+
+    delivery = enable(app, Delivery(open_delivery_store("sqlite:///.wsgate/delivery.db"),
+                                    registry=registry, sender=sender))
+
+    @app.route("sendMessage")
+    def send_message(event):
+        delivery.send_to_room("lobby", {"text": event.json["text"]})   # seq'd, acked, resumable
+
+    sweep = delivery.scheduled_handler       # Lambda handler for an EventBridge schedule
+
+The guarantees, the wire protocol and the DynamoDB layout with its cost per operation are in
+``docs/delivery.md``. ``wsgate-client.js`` (``wsgate.delivery.client_js_path()``) speaks the
+protocol in browsers and Node.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from wsgate.delivery.protocol import room_stream, user_stream
+from wsgate.delivery.results import SweepResult, TrackedSend, Undelivered
+from wsgate.delivery.store import DeliveryStore, MemoryDeliveryStore
+
+__all__ = [
+    "Delivery",
+    "DeliveryStore",
+    "MemoryDeliveryStore",
+    "SweepResult",
+    "TrackedSend",
+    "Undelivered",
+    "client_js_path",
+    "enable",
+    "open_delivery_store",
+    "room_stream",
+    "user_stream",
+]
+
+CLIENT_JS_ROUTE = "/wsgate-client.js"
+"""Where the emulator serves the JavaScript client."""
+
+
+def __getattr__(name: str) -> object:
+    # Delivery and enable pull in the router; keep `import wsgate.delivery` light.
+    if name == "Delivery":
+        from wsgate.delivery.service import Delivery
+
+        return Delivery
+    if name == "enable":
+        from wsgate.delivery.middleware import enable
+
+        return enable
+    raise AttributeError(f"module 'wsgate.delivery' has no attribute {name!r}")
+
+
+def open_delivery_store(url: str | None = None) -> DeliveryStore:
+    """Build a delivery store from a URL: ``memory://``, ``sqlite:///path/to.db`` or
+    ``dynamodb://TableName``. Without a URL, ``WSGATE_DELIVERY_STORE`` is read.
+
+    Raises:
+        ConfigurationError: No URL, or one with an unknown scheme.
+    """
+    from wsgate.exceptions import ConfigurationError
+
+    url = url or os.environ.get("WSGATE_DELIVERY_STORE")
+    if not url:
+        raise ConfigurationError(
+            "no delivery store: pass a URL or set WSGATE_DELIVERY_STORE "
+            "(memory://, sqlite:///path, dynamodb://Table)"
+        )
+    scheme, _, rest = url.partition("://")
+    if scheme == "memory":
+        return MemoryDeliveryStore()
+    if scheme == "sqlite" and rest.startswith("/") and len(rest) > 1:
+        from wsgate.delivery.store_sqlite import SQLiteDeliveryStore
+
+        return SQLiteDeliveryStore(rest[1:] if rest.startswith("//") else rest)
+    if scheme == "dynamodb" and rest:
+        from wsgate.delivery.store_dynamodb import DynamoDBDeliveryStore
+
+        return DynamoDBDeliveryStore(rest)
+    raise ConfigurationError(f"unsupported delivery store URL {url!r}")
+
+
+def client_js_path() -> Path:
+    """The path of ``wsgate-client.js`` inside the installed package (to serve or copy)."""
+    return Path(str(resources.files("wsgate.delivery").joinpath("static/wsgate-client.js")))

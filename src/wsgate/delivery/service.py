@@ -1,0 +1,433 @@
+"""``Delivery``: tracked sends, acks, redelivery and resume, over a store, a registry, a sender.
+
+The server side of the delivery protocol (:mod:`wsgate.delivery.protocol`). Every method is
+synchronous and safe to call from several threads; state lives in the
+:class:`~wsgate.delivery.store.DeliveryStore`, so any Lambda invocation can continue what
+another began.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from wsgate.delivery import protocol
+from wsgate.delivery.results import SweepResult, TrackedSend, Undelivered, UndeliveredReason
+from wsgate.delivery.store import BufferedMessage, DeliveryStore, Pending
+from wsgate.exceptions import (
+    ConnectionGoneError,
+    PayloadTooLargeError,
+    RegistryError,
+    SendError,
+)
+
+__all__ = ["Delivery"]
+
+logger = logging.getLogger("wsgate.delivery")
+
+MAX_FRAME_BYTES = 131_072
+_PENDING_GRACE = 86_400  # seconds a pending record outlives its message (TTL safety net)
+
+
+def _json(data: Any) -> str:
+    try:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"tracked messages must be JSON-serialisable: {exc}") from None
+
+
+class Delivery:
+    """Acknowledged delivery and resume for one app.
+
+    Args:
+        store: Where sequences, the replay buffer, pending acks and ack ids live.
+        registry: The connection registry (room members, users, pruning gone connections).
+        sender: A :class:`wsgate.sender.Sender` (anything with ``send(id, data)`` raising
+            :class:`~wsgate.exceptions.SendError` subclasses).
+        buffer_ttl: Seconds a message stays replayable (how far back resume reaches in time).
+        buffer_size: Messages per stream kept replayable (how far back it reaches in count).
+        ack_timeout: Seconds to wait for a client's ack before the first redelivery.
+        backoff: Factor the wait grows by after each redelivery.
+        max_attempts: Posts per message and connection before it is reported undelivered.
+        ack_window: Seconds a client ack id is remembered (duplicates within it run once).
+        lease: Seconds a claimed ack id is held before a retry may run it again (keep it above
+            the integration timeout, 29 s).
+        can_resume: ``(connection_id, stream) -> bool``; default: ``room:X`` for members of
+            room X, ``user:U`` for connections of user U.
+        on_undelivered: Called with each :class:`Undelivered` record (e.g. to alert or store).
+        metrics: Optional object with ``put(name, value, unit)`` (:class:`wsgate.observe.Metrics`).
+        clock: Epoch-seconds clock (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        *,
+        registry: Any,
+        sender: Any,
+        buffer_ttl: int = 120,
+        buffer_size: int = 1000,
+        ack_timeout: float = 5.0,
+        backoff: float = 2.0,
+        max_attempts: int = 5,
+        ack_window: int = 600,
+        lease: float = 30.0,
+        can_resume: Callable[[str, str], bool] | None = None,
+        on_undelivered: Callable[[Undelivered], None] | None = None,
+        metrics: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if buffer_ttl < 1 or buffer_size < 1 or max_attempts < 1:
+            raise ValueError("buffer_ttl, buffer_size and max_attempts must be at least 1")
+        if ack_timeout <= 0 or backoff < 1:
+            raise ValueError("ack_timeout must be positive and backoff at least 1")
+        self.store = store
+        self.registry = registry
+        self.sender = sender
+        self.buffer_ttl = buffer_ttl
+        self.buffer_size = buffer_size
+        self.ack_timeout = ack_timeout
+        self.backoff = backoff
+        self.max_attempts = max_attempts
+        self.ack_window = ack_window
+        self.lease = lease
+        self.can_resume = can_resume or self._member_of
+        self.on_undelivered = on_undelivered
+        self.metrics = metrics
+        self.clock = clock
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def send_to_room(self, room: str, data: Any, *, exclude: Iterable[str] = ()) -> TrackedSend:
+        """Send ``data`` to every member of ``room`` as the next message of ``room:<room>``.
+
+        Call from any handler or job. Members ack; unacked ones are redelivered by
+        :meth:`pump`; any member may resume the stream after a reconnect.
+
+        Raises:
+            PayloadTooLargeError: The framed message would exceed 131,072 bytes (nothing sent).
+            TypeError: ``data`` is not JSON-serialisable.
+            RegistryError: The registry or the delivery store failed (nothing sent).
+        """
+        members = [
+            c for c in self.registry.room_members(room) if c.connection_id not in set(exclude)
+        ]
+        return self.publish(protocol.room_stream(room), data, members)
+
+    def send_to_user(self, user_id: str, data: Any) -> TrackedSend:
+        """Send ``data`` to every connection of ``user_id`` as the next message of
+        ``user:<id>``. Raises as :meth:`send_to_room`."""
+        return self.publish(protocol.user_stream(user_id), data, self.registry.by_user(user_id))
+
+    def publish(self, stream: str, data: Any, recipients: Iterable[Any]) -> TrackedSend:
+        """Append ``data`` to ``stream`` and post it to ``recipients``, tracking each ack.
+
+        ``recipients`` are connection ids or ``Connection`` records (their ``endpoint`` is
+        used). The message is buffered and every pending ack recorded *before* the first post,
+        so a crash mid-way loses nothing: the sweep redelivers. Raises as :meth:`send_to_room`.
+        """
+        data_json = _json(data)
+        message_id = uuid.uuid4().hex
+        probe = protocol.message_frame(stream, protocol.MAX_SEQ, message_id, data_json, attempt=99)
+        size = len(probe.encode())
+        if size > MAX_FRAME_BYTES:
+            raise PayloadTooLargeError(
+                "*", 413, f"tracked frame of {size} bytes > {MAX_FRAME_BYTES}"
+            )
+        targets = _unique(recipients)
+        now = self.clock()
+        message = self.store.append(
+            stream, message_id, data_json, now=now, ttl=self.buffer_ttl, max_len=self.buffer_size
+        )
+        due = now + self.ack_timeout
+        expires = message.expires_at + _PENDING_GRACE
+        self.store.add_pending(
+            [Pending(_id_of(t), stream, message.seq, 1, due, expires) for t in targets]
+        )
+        result = TrackedSend(stream, message.seq, message_id)
+        frame = protocol.message_frame(stream, message.seq, message_id, data_json)
+        for cid, error in self._post_many(targets, frame).items():
+            if error is None:
+                result.sent.append(cid)
+            elif isinstance(error, ConnectionGoneError):
+                entry = Pending(cid, stream, message.seq, 1, due, expires)
+                if self.store.remove_pending(cid, stream, message.seq):
+                    result.undelivered.append(self._give_up(entry, "gone"))
+            else:
+                result.failed[cid] = str(error)
+        self._count("DeliverySent", len(result.sent))
+        return result
+
+    def sync(self, connection_id: str, stream: str) -> int:
+        """Tell one connection where ``stream`` stands, so it expects the next message.
+
+        Call right after subscribing a connection (see :meth:`join`); without it the client
+        takes the first message it sees as its starting point. Returns the position sent.
+
+        Raises:
+            SendError: The post failed.
+        """
+        seq = self.store.latest(stream)
+        self.sender.send(connection_id, protocol.sync_frame(stream, seq))
+        return seq
+
+    def join(self, connection_id: str, room: str) -> int:
+        """Add the connection to ``room`` in the registry and :meth:`sync` it to the room's
+        stream. Returns the stream position.
+
+        Raises:
+            ConnectionNotFound: The connection is not (or no longer) in the registry.
+            SendError: The sync post failed (the membership stays).
+        """
+        self.registry.join(connection_id, room)
+        return self.sync(connection_id, protocol.room_stream(room))
+
+    # --- client frames -----------------------------------------------------------------------
+
+    def handle_ack(self, connection_id: str, body: Mapping[str, Any]) -> int:
+        """Apply a ``wsgate.ack`` frame: forget the acked pending messages; how many.
+
+        Raises:
+            InvalidBodyError: The frame is malformed (nothing changed).
+        """
+        return sum(
+            self.store.ack(connection_id, pos.stream, pos.seq)
+            for pos in protocol.parse_positions(body, "acks")
+        )
+
+    def handle_resume(self, connection_id: str, body: Mapping[str, Any]) -> dict[str, str]:
+        """Apply a ``wsgate.resume`` frame: replay what each stream's buffer holds after the
+        client's position, in order, then a ``wsgate.resumed`` frame per stream saying
+        ``ok``, ``lost`` (the buffer no longer reaches back: resync from your own data) or
+        ``denied``. Returns the status per stream.
+
+        Raises:
+            InvalidBodyError: The frame is malformed (nothing sent).
+            SendError: A post failed (the client will ask again after reconnecting).
+        """
+        positions = protocol.parse_positions(body, "streams")
+        outcome: dict[str, str] = {}
+        for pos in positions:
+            outcome[pos.stream] = self._resume_one(connection_id, pos.stream, pos.seq)
+        return outcome
+
+    def _resume_one(self, connection_id: str, stream: str, after: int) -> str:
+        if not self.can_resume(connection_id, stream):
+            latest = 0
+            self.sender.send(
+                connection_id, protocol.resumed_frame(stream, "denied", after=after, latest=latest)
+            )
+            return "denied"
+        now = self.clock()
+        found = self.store.read_after(
+            stream, after, now=now, limit=self.buffer_size, max_len=self.buffer_size
+        )
+        if after == found.latest:
+            frame = protocol.resumed_frame(stream, "ok", after=after, latest=found.latest)
+            self.sender.send(connection_id, frame)
+            return "ok"
+        if after > found.latest or not found.messages or found.messages[0].seq != after + 1:
+            frame = protocol.resumed_frame(
+                stream, "lost", after=after, latest=found.latest, oldest=found.oldest
+            )
+            self.sender.send(connection_id, frame)
+            self._count("DeliveryContinuityLost", 1)
+            return "lost"
+        due = now + self.ack_timeout
+        self.store.add_pending(
+            [
+                Pending(connection_id, stream, m.seq, 1, due, m.expires_at + _PENDING_GRACE)
+                for m in found.messages
+            ]
+        )
+        for message in found.messages:
+            self.sender.send(connection_id, _frame(message, 1))
+        frame = protocol.resumed_frame(
+            stream, "ok", after=after, latest=found.latest, replayed=len(found.messages)
+        )
+        self.sender.send(connection_id, frame)
+        return "ok"
+
+    def disconnected(self, connection_id: str) -> list[Undelivered]:
+        """Forget a closed connection's pending messages, reporting each as undelivered.
+
+        Call from ``$disconnect`` (:func:`wsgate.delivery.enable` does). The client can still
+        get them by resuming on its next connection.
+        """
+        return [self._give_up(p, "disconnected") for p in self.store.drop_connection(connection_id)]
+
+    # --- redelivery --------------------------------------------------------------------------
+
+    def pump(self, *, limit: int = 100, now: float | None = None) -> SweepResult:
+        """Redeliver up to ``limit`` pending messages that are due, across all connections.
+
+        Call on a schedule (:meth:`scheduled_handler`) and from invocations. Messages past
+        ``max_attempts`` (or out of the buffer) are reported undelivered. Never raises for a
+        failed post; raises ``RegistryError`` when the store fails.
+        """
+        now = self.clock() if now is None else now
+        return self._redeliver(self.store.due(now, limit), now)
+
+    def pump_connection(self, connection_id: str, *, now: float | None = None) -> SweepResult:
+        """Redeliver what is due for one connection (cheap: one store query).
+
+        :func:`wsgate.delivery.enable` calls it after each message from that connection.
+        """
+        now = self.clock() if now is None else now
+        due = [p for p in self.store.pending_of(connection_id) if p.due_at <= now]
+        return self._redeliver(due, now)
+
+    def scheduled_handler(self, event: Any = None, context: Any = None) -> dict[str, Any]:
+        """A Lambda handler for an EventBridge schedule (e.g. ``rate(1 minute)``): sweeps
+        until nothing is due or the invocation's time is nearly up; returns a summary.
+
+        Lambda has no timers, so this is what redelivers to clients that went quiet.
+        """
+        total = SweepResult()
+        while True:
+            result = self.pump(limit=100)
+            total.merge(result)
+            remaining = getattr(context, "get_remaining_time_in_millis", None)
+            if result.examined < 100 or result.examined == result.skipped:
+                break
+            if remaining is not None and remaining() < 5000:
+                break
+        summary = total.as_dict()
+        logger.info(
+            "delivery sweep: %d examined, %d redelivered, %d failed, %d undelivered",
+            total.examined,
+            total.redelivered,
+            total.failed,
+            len(total.undelivered),
+        )
+        return summary
+
+    def _redeliver(self, entries: list[Pending], now: float) -> SweepResult:
+        result = SweepResult(examined=len(entries))
+        cache: dict[tuple[str, int], BufferedMessage | None] = {}
+        for entry in entries:
+            if entry.attempts >= self.max_attempts or entry.expires_at <= now:
+                self._drop(entry, "unacknowledged", result)
+                continue
+            key = (entry.stream, entry.seq)
+            if key not in cache:
+                cache[key] = self.store.get_message(entry.stream, entry.seq, now=now)
+            message = cache[key]
+            if message is None:
+                self._drop(entry, "expired", result)
+                continue
+            attempts = entry.attempts + 1
+            due = now + self.ack_timeout * self.backoff ** (attempts - 1)
+            if not self.store.reschedule(entry, attempts=attempts, due_at=due):
+                result.skipped += 1
+                continue
+            try:
+                self.sender.send(entry.connection_id, _frame(message, attempts))
+            except ConnectionGoneError:
+                self._drop(entry, "gone", result)
+            except SendError as exc:
+                result.failed += 1
+                logger.info("redelivery to %s failed: %s", entry.connection_id, exc)
+            else:
+                result.redelivered += 1
+        self._count("DeliveryRedelivered", result.redelivered)
+        return result
+
+    def _drop(self, entry: Pending, reason: UndeliveredReason, result: SweepResult) -> None:
+        if self.store.remove_pending(entry.connection_id, entry.stream, entry.seq):
+            result.undelivered.append(self._give_up(entry, reason))
+        else:
+            result.skipped += 1
+
+    def _give_up(self, entry: Pending, reason: UndeliveredReason) -> Undelivered:
+        record = Undelivered(entry.connection_id, entry.stream, entry.seq, entry.attempts, reason)
+        logger.warning(
+            "undelivered: %s seq %d to %s after %d attempt(s): %s",
+            entry.stream,
+            entry.seq,
+            entry.connection_id,
+            entry.attempts,
+            reason,
+            extra={"wsgate": record.as_dict()},
+        )
+        self._count("DeliveryUndelivered", 1)
+        if self.on_undelivered is not None:
+            try:
+                self.on_undelivered(record)
+            except Exception:
+                logger.exception("on_undelivered callback failed")
+        return record
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _post_many(self, targets: list[Any], frame: str) -> dict[str, SendError | None]:
+        outcome: dict[str, SendError | None] = {}
+        if not targets:
+            return outcome
+        broadcast = getattr(self.sender, "broadcast", None)
+        if broadcast is not None:
+            answer = broadcast(targets, frame)
+            for cid in answer.sent:
+                outcome[cid] = None
+            for cid in answer.gone:
+                outcome[cid] = ConnectionGoneError(cid)
+            for cid, error in answer.failed.items():
+                outcome[cid] = error
+            return outcome
+        for target in targets:
+            cid = _id_of(target)
+            try:
+                self.sender.send(cid, frame)
+            except SendError as exc:
+                outcome[cid] = exc
+            else:
+                outcome[cid] = None
+        return outcome
+
+    def _member_of(self, connection_id: str, stream: str) -> bool:
+        kind, _, name = stream.partition(":")
+        try:
+            if kind == "room":
+                return name in self.registry.rooms_of(connection_id)
+            if kind == "user":
+                record = self.registry.get(connection_id)
+                return record is not None and record.user_id == name
+        except RegistryError:
+            logger.exception("resume check for %s on %s failed", connection_id, stream)
+        return False
+
+    def _count(self, name: str, value: int) -> None:
+        if self.metrics is not None and value:
+            try:
+                self.metrics.put(name, value, "Count")
+            except Exception:
+                logger.exception("recording metric %s failed", name)
+
+
+def _frame(message: BufferedMessage, attempt: int) -> str:
+    return protocol.message_frame(
+        message.stream, message.seq, message.message_id, message.data, attempt=attempt
+    )
+
+
+def _id_of(target: Any) -> str:
+    if isinstance(target, str):
+        return target
+    if isinstance(target, Mapping):
+        return str(target["connectionId"])
+    return str(target.connection_id)
+
+
+def _unique(recipients: Iterable[Any]) -> list[Any]:
+    seen: set[str] = set()
+    result = []
+    for target in recipients:
+        cid = _id_of(target)
+        if cid not in seen:
+            seen.add(cid)
+            result.append(target)
+    return result
