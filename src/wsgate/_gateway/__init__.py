@@ -1,0 +1,1 @@
+"""Implementation of :mod:`wsgate.gateway`, split by concern. Import from ``wsgate.gateway``."""
