@@ -173,7 +173,18 @@ class Boto3Transport:
             answer = self.client_for(endpoint).get_connection(ConnectionId=connection_id)
         except Exception as exc:
             raise _map_error(connection_id, exc) from exc
-        return ConnectionInfo.from_response(connection_id, answer)
+        identity = answer.get("Identity") or {}
+        return ConnectionInfo.from_response(
+            connection_id,
+            {
+                "connectedAt": answer.get("ConnectedAt"),
+                "lastActiveAt": answer.get("LastActiveAt", answer.get("ConnectedAt")),
+                "identity": {
+                    "sourceIp": identity.get("SourceIp"),
+                    "userAgent": identity.get("UserAgent"),
+                },
+            },
+        )
 
     def _delete(self, endpoint: str, connection_id: str) -> None:
         try:

@@ -183,7 +183,12 @@ class Sender:
         return time.monotonic() + max(0.0, seconds - self.deadline_margin)
 
     def _run(self, coro: Any, connection_id: str, deadline: float | None) -> Any:
-        timeout = None if deadline is None else max(0.001, deadline - time.monotonic())
+        # The retry layer stops at the deadline; this hard stop only catches an attempt still
+        # in flight, using half of the margin kept free before the Lambda timeout.
+        if deadline is None:
+            timeout = None
+        else:
+            timeout = max(0.001, deadline - time.monotonic() + self.deadline_margin / 2)
         try:
             return loop.run(coro, timeout)
         except TimeoutError as exc:

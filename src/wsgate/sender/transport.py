@@ -67,7 +67,7 @@ class Transport(Protocol):
 def _parse_time(value: Any) -> datetime:
     """Parses GetConnection timestamps: ISO-8601 (AWS) or epoch seconds (moto)."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
