@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wsgate import (
     ConnectEvent,
@@ -520,3 +522,43 @@ def test_authorizer_extension_point() -> None:
     app._authorizer = lambda raw, context: {"principalId": "u", "policyDocument": {}}
     event = {"type": "REQUEST", "methodArn": "arn:aws:execute-api:r:1:a/s/$connect"}
     assert app(event)["principalId"] == "u"
+
+
+@pytest.mark.parametrize("status", [200, 42, 700])
+def test_connect_rejected_with_a_non_error_status_is_a_500(status: int) -> None:
+    app = WebSocketApp()
+
+    @app.connect
+    def on_connect(event: ConnectEvent) -> None:
+        raise ConnectRejected(status)
+
+    assert app(load("connect_query.json"))["statusCode"] == 500
+
+
+_garbage = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(sorted(p.name for p in EVENTS.glob("*.json"))),
+    ctx_patch=st.dictionaries(
+        st.sampled_from(["eventType", "routeKey", "connectionId", "requestId", "authorizer"]),
+        _garbage | st.just("reads"),
+        max_size=3,
+    ),
+    body=_garbage | st.just('{"action": "reads"}'),
+)
+def test_dispatch_never_raises_on_garbage(name: str, ctx_patch: dict[str, Any], body: Any) -> None:
+    app, _ = recording_app()
+    app.route("reads")(lambda e: (e.json, e.authorizer, e.headers, e.body))
+    raw = load(name)
+    raw["requestContext"].update(ctx_patch)
+    raw["body"] = body
+    out = app(raw, LambdaContext())
+    assert isinstance(out["statusCode"], int) and 200 <= out["statusCode"] <= 599

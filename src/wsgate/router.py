@@ -413,6 +413,10 @@ class WebSocketApp(Router):
         try:
             return endpoint(parsed, context).to_dict()
         except ConnectRejected as exc:
+            if not (isinstance(exc.status_code, int) and 400 <= exc.status_code <= 599):
+                # A rejection must be a 4xx/5xx; anything else is a bug in the handler.
+                self._log_failure(parsed, route, context, exc, error=True)
+                return error_response(500, "Internal server error").to_dict()
             body = None if not exc.reason else error_response(exc.status_code, exc.reason).body
             return Response(exc.status_code, body).to_dict()
         except AuthError as exc:
