@@ -100,7 +100,13 @@ def bench_dispatch(number: int, repeat: int) -> dict[str, float]:
     default_raw = json.loads(json.dumps(raw))
     default_raw["requestContext"]["routeKey"] = "$default"
     local = best_us(lambda: core.dispatch(default_raw))
+    # The default app adds the observe middleware (logging + EMF); metrics off so that
+    # nothing is printed, logging below WARNING is not emitted.
+    os.environ["WSGATE_METRICS"] = "off"
+    observed = build()
+    observed_us = best_us(lambda: observed.dispatch(raw))
     return {
+        "dispatch_observed_us": observed_us,
         "dict_lookup_us": dict_lookup,
         "func_call_us": func_call,
         "dispatch_us": dispatch,
@@ -140,6 +146,10 @@ def render(imp: dict[str, float], disp: dict[str, float], runs: int, command: st
         ("bare function call (baseline)", "func_call_us"),
         ("`app.dispatch` on custom route", "dispatch_us"),
         ("`app.dispatch` on `$default`, routed locally by body", "dispatch_local_routing_us"),
+        (
+            "default `WebSocketApp()` (observe middleware, WSGATE_METRICS=off)",
+            "dispatch_observed_us",
+        ),
     ]:
         value = disp[key]
         lines.append(f"| {label} | {value:.3f} | {value / base_d:.1f} | {value / base_f:.1f} |")
