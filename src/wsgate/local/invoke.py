@@ -38,6 +38,8 @@ class AppSpec:
         timeouts: Integration timeout per route key, overriding the emulator's default.
         name: Function name for the Lambda context.
         source: The file the app was loaded from (watched by ``--reload``).
+        authorizer: The app's ``$connect`` authorizer (``WebSocketApp.authorizer_config``),
+            run by :func:`wsgate.local.authorizer.app_authorizer`; ``None`` without one.
     """
 
     handler: Handler
@@ -47,6 +49,7 @@ class AppSpec:
     timeouts: dict[str, float] = field(default_factory=dict)
     name: str = "wsgate-local"
     source: Path | None = None
+    authorizer: Any = None
 
     @classmethod
     def from_object(cls, obj: Any, *, template: str | Path | None = None) -> AppSpec:
@@ -74,7 +77,9 @@ class AppSpec:
             keys, two_way = tpl.route_keys, tpl.two_way_route_keys
             expression, timeouts = tpl.route_selection_expression, dict(tpl.timeouts)
         name = getattr(obj, "__name__", type(obj).__name__)
-        return cls(handler, keys, two_way, expression, timeouts, str(name))
+        spec = cls(handler, keys, two_way, expression, timeouts, str(name))
+        spec.authorizer = getattr(obj, "authorizer_config", None)
+        return spec
 
     def select_route(self, body: str) -> str | None:
         """Pick the route key for a message body; ``None`` means send the Forbidden frame."""

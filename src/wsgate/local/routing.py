@@ -129,6 +129,7 @@ class Routing:
             source_ip=session.source_ip,
             user_agent=session.user_agent,
             request_id=request_id,
+            now=session.connected_at_ms / 1000,  # CONNECT's requestTimeEpoch == connectedAt
             authorizer=session.authorizer,
         )
         outcome = await emulator.invoker.invoke(

@@ -215,6 +215,10 @@ class Emulator:
             self._set_environment()
         if self.app is None:
             self.app = self._load()
+        if self.authorizer is None:
+            from wsgate.local.authorizer import app_authorizer
+
+            self.authorizer = app_authorizer  # runs the app's @app.authorizer, if any
         self.dashboard.set_static(self.config.static_dir, self.app.source)
         if self._reload and isinstance(self._app_source, str):
             self._spawn(self._watch())

@@ -232,7 +232,10 @@ class Session:
         """``disconnectStatusCode`` and ``disconnectReason`` for the ``$disconnect`` event."""
         if self._server_close is not None:
             return self._server_close
-        rcvd = self.protocol.close_rcvd
+        sent, rcvd = self.protocol.close_sent, self.protocol.close_rcvd
+        if sent is not None and (rcvd is None or not self.protocol.close_rcvd_then_sent):
+            # The protocol failed the connection itself (1009 too big, 1002, 1007).
+            return int(sent.code), DISCONNECT_REASONS.get(int(sent.code), sent.reason)
         if rcvd is None:
             return 1006, ""
         code = int(rcvd.code)
