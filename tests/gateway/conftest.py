@@ -130,10 +130,22 @@ class Harness:
             status_code=code,
         )
 
-    def stored(self, user_id: str | None = None, metadata: dict[str, Any] | None = None) -> str:
+    def stored(
+        self,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        connected_at: float | None = None,
+    ) -> str:
         """A connection that is open and already recorded (its ``$connect`` ran earlier)."""
         cid = self.api.open(make_id())
-        self.registry.store(cid, user_id=user_id, metadata=metadata, endpoint=self.api.endpoint)
+        self.registry.store(
+            cid,
+            user_id=user_id,
+            metadata=metadata,
+            endpoint=self.api.endpoint,
+            connected_at=connected_at,
+        )
         return cid
 
 

@@ -102,8 +102,9 @@ class ConnectionsServer:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self._cond.notify_all()
             if self.hold_until:
+                # Released for good once the target concurrency was reached.
                 self._cond.wait_for(
-                    lambda: self.in_flight >= self.hold_until, timeout=self.hold_timeout
+                    lambda: self.max_in_flight >= self.hold_until, timeout=self.hold_timeout
                 )
             self.in_flight -= 1
             conn = self._live.get(connection_id)
@@ -182,6 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # many concurrent connects (the default, 5, drops SYNs)
 
     def __init__(self, state: ConnectionsServer) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

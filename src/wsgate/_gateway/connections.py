@@ -164,8 +164,9 @@ def ws_update_connection(connection_id: str, updates: Mapping[str, Any]) -> Conn
     last_activity = fields.pop("last_activity", None)
 
     registry = config.get_registry()
+    updated = None
     if fields:
-        registry.update(
+        updated = registry.update(
             connection_id,
             user_id=fields.get("user_id", UNSET),
             metadata=fields.get("metadata", UNSET),
@@ -189,8 +190,10 @@ def ws_update_connection(connection_id: str, updates: Mapping[str, Any]) -> Conn
         for topic in sorted(current - topics):
             registry.unsubscribe(connection_id, topic)
     record = registry.get(connection_id)
-    if record is None:  # deleted concurrently, between our writes
-        raise ConnectionNotFound(connection_id)
+    if record is None:
+        if updated is not None and not updated.is_live():
+            return to_dict(updated)  # this very update set an expiry in the past
+        raise ConnectionNotFound(connection_id)  # deleted concurrently, between our writes
     return to_dict(record)
 
 
