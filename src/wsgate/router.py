@@ -41,10 +41,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from wsgate.context import _current_context, _current_event
-from wsgate.events import MessageEvent, WebSocketEvent, parse_event
+from wsgate.events import WebSocketEvent, parse_event
 from wsgate.exceptions import (
     AuthError,
     ConnectRejected,
@@ -182,7 +182,13 @@ class Router:
         self.add_route("$disconnect", func)
         return func
 
-    def default(self, func: F | None = None, *, two_way: bool = False) -> Any:
+    @overload
+    def default(self, func: F, *, two_way: bool = False) -> F: ...
+
+    @overload
+    def default(self, func: None = None, *, two_way: bool = False) -> Callable[[F], F]: ...
+
+    def default(self, func: F | None = None, *, two_way: bool = False) -> F | Callable[[F], F]:
         """Decorator: handle ``$default`` (unmatched and non-JSON messages).
 
         Use bare (``@app.default``) or with options (``@app.default(two_way=True)``).
@@ -519,7 +525,3 @@ def _wrap(middleware: Middleware, inner: _Endpoint) -> _Endpoint:
 
 def _is_authorizer_event(event: Any) -> bool:
     return isinstance(event, Mapping) and event.get("type") == "REQUEST" and "methodArn" in event
-
-
-# Re-exported for type hints in handlers: `def on_message(event: MessageEvent) -> ...`.
-_ = MessageEvent
