@@ -171,7 +171,14 @@ def test_result_over_8_kb_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("hello", "hello"), (123, "123"), (True, "true"), (False, "false"), (None, None), (1.5, "1.5")],
+    [
+        ("hello", "hello"),
+        (123, "123"),
+        (True, "true"),
+        (False, "false"),
+        (None, None),
+        (1.5, "1.5"),
+    ],
 )
 def test_context_is_stringified_like_api_gateway(value: Any, expected: str | None) -> None:
     assert stringify_context_value(value) == expected

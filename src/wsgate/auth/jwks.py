@@ -210,6 +210,8 @@ class RemoteKeySet(KeySet):
             with _OPENER.open(request, timeout=self.timeout) as response:
                 body = response.read(self.max_bytes + 1)
         except (urllib.error.URLError, OSError, ValueError) as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                exc.close()  # an error response still holds its socket
             raise AuthorizerConfigurationError(
                 f"JWKS fetch from {self.url} failed: {exc}"
             ) from None
@@ -232,6 +234,7 @@ class _HTTPOnlyRedirects(urllib.request.HTTPRedirectHandler):
         self, req: Any, fp: Any, code: Any, msg: Any, headers: Any, newurl: Any
     ) -> Any:
         if urlsplit(newurl).scheme not in ("http", "https"):
+            fp.close()
             raise urllib.error.URLError(f"refusing redirect to {newurl!r}")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
