@@ -119,9 +119,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_template(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from wsgate.deploy.cli import add_template_command
+
+    add_template_command(subparsers)
+
+
 #: Subcommand registrars, in ``--help`` order.
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_serve,
+    _add_template,
 ]
 
 
