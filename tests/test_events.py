@@ -351,3 +351,22 @@ def test_parsing_garbage_raises_only_wsgate_errors(
                 getattr(event, name)
     except WsgateError:
         pass
+
+
+def test_single_value_maps_alone_are_read() -> None:
+    raw = load("connect_query.json")
+    del raw["multiValueHeaders"], raw["multiValueQueryStringParameters"]
+    event = parse_event(raw)
+    assert event.headers["origin"] == "https://app.example.com"
+    assert event.headers.get_all("ORIGIN") == ["https://app.example.com"]
+    assert event.query_params == {"token": "abc", "room": "b"}
+    assert event.query_params.get_all("room") == ["b"]
+
+
+def test_repeated_header_values_are_joined() -> None:
+    raw = load("connect_query.json")
+    raw["multiValueHeaders"]["Sec-WebSocket-Protocol"] = ["chat.v1", "chat.v2"]
+    event = parse_event(raw)
+    assert isinstance(event, ConnectEvent)
+    assert event.headers["sec-websocket-protocol"] == "chat.v1, chat.v2"
+    assert event.subprotocols == ("chat.v1", "chat.v2")
