@@ -74,6 +74,7 @@ class ApiStub:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
+        self._transports: set[asyncio.BaseTransport] = set()
         self.port = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -88,9 +89,14 @@ class ApiStub:
         async def stop() -> None:
             assert self._server is not None
             self._server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for transport in list(self._transports):
+                transport.abort()
+            for _ in range(3):
+                await asyncio.sleep(0)  # let the aborted transports finish closing
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -98,8 +104,23 @@ class ApiStub:
         self._loop.close()
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._handle, "127.0.0.1", 0, ssl=self.ssl_context, backlog=1024
+        loop = asyncio.get_running_loop()
+        stub = self
+
+        class Tracking(asyncio.StreamReaderProtocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                stub._transports.add(transport)
+                super().connection_made(transport)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                stub._transports.discard(self._transport)  # type: ignore[attr-defined]
+                super().connection_lost(exc)
+
+        def factory() -> asyncio.StreamReaderProtocol:
+            return Tracking(asyncio.StreamReader(), self._handle)
+
+        self._server = await loop.create_server(
+            factory, "127.0.0.1", 0, ssl=self.ssl_context, backlog=1024
         )
         self.port = self._server.sockets[0].getsockname()[1]
 

@@ -1,0 +1,165 @@
+"""The HTTP/1.1 response parser: exact cases, then hypothesis fuzzing."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wsgate.sender.response import HTTPProtocolError, Response, ResponseParser
+
+
+def _parse_all(chunks: list[bytes], eof: bool = False) -> list[Response]:
+    parser = ResponseParser()
+    out: list[Response] = []
+    for chunk in chunks:
+        out.extend(parser.feed(chunk))
+    if eof:
+        last = parser.feed_eof()
+        if last is not None:
+            out.append(last)
+    return out
+
+
+def test_content_length_and_keep_alive() -> None:
+    [resp] = _parse_all(
+        [b"HTTP/1.1 410 Gone\r\nx-amzn-ErrorType: GoneException\r\nContent-Length: 0\r\n\r\n"]
+    )
+    assert (resp.status, resp.reason, resp.body, resp.keep_alive) == (410, "Gone", b"", True)
+    assert resp.headers["x-amzn-errortype"] == "GoneException"
+
+
+def test_chunked_with_extensions_and_trailers() -> None:
+    raw = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;x=y\r\nhello\r\n1\r\n!\r\n0\r\nX-T: 1\r\n\r\n"
+    )
+    [resp] = _parse_all([raw])
+    assert resp.body == b"hello!"
+
+
+def test_interim_and_no_body_statuses() -> None:
+    raw = (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    )
+    resps = _parse_all([raw])
+    assert [(r.status, r.body) for r in resps] == [(204, b""), (200, b"ok")]
+
+
+def test_body_until_close_and_connection_close() -> None:
+    parser = ResponseParser()
+    assert parser.feed(b"HTTP/1.0 200 OK\r\n\r\npart") == []
+    assert parser.feed(b"ial") == []
+    resp = parser.feed_eof()
+    assert resp is not None and resp.body == b"partial" and not resp.keep_alive
+    [closing] = _parse_all([b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"])
+    assert not closing.keep_alive
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/2 200 OK\r\n\r\n",
+        b"HTTP/1.1 20 OK\r\n\r\n",
+        b"HTTP/1.1 abc OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXX",
+        b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        b"garbage\r\n\r\n",
+    ],
+)
+def test_malformed_is_a_protocol_error(raw: bytes) -> None:
+    with pytest.raises(HTTPProtocolError):
+        _parse_all([raw])
+
+
+def test_truncated_response_at_eof_is_an_error() -> None:
+    parser = ResponseParser()
+    parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    with pytest.raises(HTTPProtocolError):
+        parser.feed_eof()
+    with pytest.raises(HTTPProtocolError):
+        parser.feed(b"more")
+
+
+# --- fuzzing --------------------------------------------------------------------------------
+
+_token = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12).filter(
+    lambda s: s not in ("content-length", "transfer-encoding", "connection")
+)
+_value = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=20)
+
+
+@st.composite
+def responses(draw: st.DrawFn) -> tuple[bytes, int, bytes]:
+    status = draw(st.sampled_from([200, 204, 400, 403, 410, 413, 429, 500, 503]))
+    body = b"" if status == 204 else draw(st.binary(max_size=300))
+    headers = draw(st.lists(st.tuples(_token, _value), max_size=4))
+    lines = [f"HTTP/1.1 {status} Reason Phrase"] + [f"{k}: {v}" for k, v in headers]
+    if status == 204:
+        payload = b""
+    elif draw(st.booleans()):
+        lines.append("Transfer-Encoding: chunked")
+        sizes = draw(st.lists(st.integers(1, 64), max_size=8))
+        parts, rest = [], body
+        for size in sizes:
+            if rest:
+                parts.append(rest[:size])
+                rest = rest[size:]
+        if rest:
+            parts.append(rest)
+        payload = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+    else:
+        lines.append(f"Content-Length: {len(body)}")
+        payload = body
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload, status, body
+
+
+def _split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    pieces, last = [], 0
+    for point in points:
+        pieces.append(data[last:point])
+        last = point
+    pieces.append(data[last:])
+    return [p for p in pieces if p]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(responses(), min_size=1, max_size=4), st.lists(st.integers(0, 10_000), max_size=12))
+def test_split_anywhere_parses_the_same(
+    items: list[tuple[bytes, int, bytes]], cuts: list[int]
+) -> None:
+    stream = b"".join(raw for raw, _, _ in items)
+    parsed = _parse_all(_split(stream, cuts))
+    assert [(r.status, r.body) for r in parsed] == [(s, b) for _, s, b in items]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.lists(st.integers(0, 500), max_size=6), st.booleans())
+def test_arbitrary_bytes_only_raise_protocol_errors(
+    data: bytes, cuts: list[int], eof: bool
+) -> None:
+    with contextlib.suppress(HTTPProtocolError):
+        _parse_all(_split(data, cuts), eof=eof)
+
+
+@settings(max_examples=300, deadline=None)
+@given(responses(), st.integers(0, 10_000), st.binary(min_size=1, max_size=4), st.booleans())
+def test_corrupted_responses_only_raise_protocol_errors(
+    item: tuple[bytes, int, bytes], at: int, junk: bytes, eof: bool
+) -> None:
+    raw = item[0]
+    at %= len(raw)
+    corrupted = raw[:at] + junk + raw[at + len(junk) :]
+    try:
+        for resp in _parse_all([corrupted], eof=eof):
+            assert 100 <= resp.status <= 999
+    except HTTPProtocolError:
+        pass
