@@ -1,0 +1,124 @@
+"""``wsgate serve`` from the command line, and the APP forms it accepts."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.sync.client import connect
+
+from wsgate.cli import build_parser
+from wsgate.exceptions import ConfigurationError
+from wsgate.local.invoke import load_app
+
+from .conftest import wait_until
+
+APP = textwrap.dedent(
+    """
+    from wsgate.router import WebSocketApp
+
+    app = WebSocketApp()
+
+    @app.route("echo", two_way=True)
+    def echo(event):
+        return {"statusCode": 200, "body": "echo " + event.body}
+
+    def plain(event, context):
+        return {"statusCode": 200}
+    """
+)
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    (tmp_path / "chatapp.py").write_text(APP)
+    (tmp_path / "index.html").write_text("<h1>hello page</h1>")
+    return tmp_path
+
+
+def test_app_forms(app_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(app_dir)
+    by_path = load_app(str(app_dir / "chatapp.py"))
+    assert by_path.route_keys == {"echo"} and by_path.two_way_route_keys == {"echo"}
+    assert by_path.source == app_dir / "chatapp.py"
+    plain = load_app(f"{app_dir / 'chatapp.py'}:plain")
+    assert plain.route_keys == {"$connect", "$disconnect", "$default"}
+    by_module = load_app("chatapp:app")
+    assert by_module.route_keys == {"echo"}
+    with pytest.raises(ConfigurationError):
+        load_app(str(app_dir / "missing.py"))
+    with pytest.raises(ConfigurationError):
+        load_app("chatapp:nothing")
+    with pytest.raises(ConfigurationError):
+        load_app("no_such_module_anywhere:app")
+
+
+def test_parser_knows_serve_and_its_flags() -> None:
+    args = build_parser().parse_args(
+        ["serve", "app.py", "--port", "0", "--stage", "dev", "--throttle", "0.5"]
+    )
+    assert (args.command, args.port, args.stage, args.throttle) == ("serve", 0, "dev", 0.5)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "app.py", "--throttle", "2"])
+
+
+def test_wsgate_serve_subprocess(app_dir: Path, tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env.pop("WSGATE_REGISTRY", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsgate.cli", "serve", str(app_dir / "chatapp.py"), "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"ws://127\.0\.0\.1:(\d+)/local", line)
+        assert match, line
+        port = int(match.group(1))
+        with connect(f"ws://127.0.0.1:{port}/local") as ws:
+            ws.send('{"action": "echo"}')
+            assert ws.recv(10) == 'echo {"action": "echo"}'
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+            assert b"hello page" in page.read()
+        assert (tmp_path / ".wsgate").is_dir()  # the default SQLite registry's folder
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_reload_picks_up_code_changes(app_dir: Path, start_emulator: Any) -> None:
+    from wsgate.local import EmulatorConfig
+    from wsgate.local.server import Emulator
+
+    from .conftest import RunningEmulator
+
+    source = app_dir / "chatapp.py"
+    running = RunningEmulator(Emulator(str(source), EmulatorConfig(port=0), reload=True))
+    try:
+        with connect(running.ws_url) as ws:
+            ws.send('{"action": "echo"}')
+            assert ws.recv(5) == 'echo {"action": "echo"}'
+        source.write_text(APP.replace('"echo " + event.body', '"v2 " + event.body'))
+
+        def reloaded() -> bool:
+            with connect(running.ws_url) as ws:
+                ws.send('{"action": "echo"}')
+                return ws.recv(5).startswith("v2 ")
+
+        wait_until(reloaded, timeout=20, message="reloaded app")
+    finally:
+        running.stop()
