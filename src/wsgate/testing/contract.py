@@ -284,8 +284,13 @@ class RegistryContract:
 
     def test_all_streams_past_one_page(self, registry: ConnectionRegistry) -> None:
         ids = {f"page-{i:05d}" for i in range(self.many)}
-        for cid in ids:
-            registry.store(cid, user_id="u1" if cid.endswith("7") else None)
+        ordered = sorted(ids)
+
+        def store_slice(index: int) -> None:
+            for cid in ordered[index :: self.writers]:
+                registry.store(cid, user_id="u1" if cid.endswith("7") else None)
+
+        _run_threads(store_slice, self.writers)
         seen = [c.connection_id for c in registry.all()]
         assert len(seen) == len(ids) and set(seen) == ids
         assert registry.count() == self.many

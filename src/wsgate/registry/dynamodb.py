@@ -1,0 +1,829 @@
+"""DynamoDB registry: the production backend. One table, two item types, two sparse indexes.
+
+Table design (details and costs in ``docs/registry.md``):
+
+* **Connection item** — key ``(connectionId, sk="connection")``: the seed's attributes
+  (``userId``, ``connectedAt``, ``lastActivity``, ``metadata`` map, ``expiresAt`` TTL,
+  ``endpoint``) plus string sets ``rooms`` and ``topics``, so ``get`` is one GetItem.
+* **Membership item** — key ``(connectionId, sk="room#<name>" | "topic#<name>")`` with
+  ``groupKey`` equal to its ``sk`` and a copy of ``expiresAt`` so TTL also collects it.
+* GSI ``byUser`` (``userId`` → ``connectionId``, projection ALL): only connection items carry
+  ``userId``, so it is sparse and ``by_user`` is one Query.
+* GSI ``byGroup`` (``groupKey`` → ``connectionId``, keys only): only membership items carry
+  ``groupKey``; ``room_members`` is one Query plus a consistent BatchGetItem per 100 members.
+
+Writes that need a live connection are conditional (``attribute_exists`` and ``expiresAt >
+now``), so ``update`` never re-creates a deleted connection. ``join`` writes the membership item
+*before* the conditional update of the connection and removes it again when that fails, so a
+join racing a delete leaves no membership behind; readers also drop memberships whose
+connection is gone. No transactions are used (dynalite has none), so every server works.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+from wsgate.exceptions import (
+    ConfigurationError,
+    ConnectionNotFound,
+    RegistryError,
+    RegistryUnavailable,
+)
+from wsgate.registry.base import (
+    DEFAULT_TOUCH_INTERVAL,
+    DEFAULT_TTL,
+    UNSET,
+    Connection,
+    Unset,
+    check_endpoint,
+    check_expires_at,
+    check_id,
+    check_optional_id,
+    check_timestamp,
+    check_ttl,
+    normalize_metadata,
+)
+from wsgate.registry.dynamodb_items import (
+    ConditionFailed,
+    batch_delete,
+    batch_get,
+    call,
+    decode_map,
+    encode_value,
+)
+from wsgate.registry.dynamodb_scan import parallel_scan
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = ["DynamoDBRegistry", "TableLayout"]
+
+_TOUCH_CACHE: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class TableLayout:
+    """Attribute and index names of the connection table; change any to match your table."""
+
+    connection_id: str = "connectionId"
+    sort_key: str = "sk"
+    user_id: str = "userId"
+    connected_at: str = "connectedAt"
+    last_activity: str = "lastActivity"
+    metadata: str = "metadata"
+    expires_at: str = "expiresAt"
+    endpoint: str = "endpoint"
+    rooms: str = "rooms"
+    topics: str = "topics"
+    group: str = "groupKey"
+    by_user_index: str = "byUser"
+    by_group_index: str = "byGroup"
+    record_sort_value: str = "connection"
+
+
+_KINDS: Final = {"room": "rooms", "topic": "topics"}
+
+
+class DynamoDBRegistry:
+    """A registry in a DynamoDB table (or dynalite / moto_server / DynamoDB Local).
+
+    Build it once per Lambda container (module level) so warm invocations reuse the client.
+
+    Args:
+        table_name: The table (``WSGATE_TABLE``). Create it with :meth:`create_table` locally,
+            or from the template (``docs/registry.md`` lists the keys and indexes).
+        client: A boto3 DynamoDB client. When omitted one is built on first use (``import
+            boto3`` happens then), with standard retries, honouring ``AWS_ENDPOINT_URL_DYNAMODB``.
+        ttl: Default seconds until a stored connection expires.
+        layout: Attribute and index names.
+        region: Region for the client built here.
+        endpoint_url: Endpoint for the client built here (dynalite, moto_server).
+        scan_page_size: ``Limit`` of each Scan page (``None``: DynamoDB's 1 MB pages).
+        scan_segments: Parallel Scan segments for ``all``/``count``/``cleanup``.
+        max_batch_attempts: Tries of a BatchWriteItem/BatchGetItem whose items keep coming back
+            unprocessed (exponential backoff with full jitter in between).
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: DynamoDBClient | Any = None,
+        ttl: int = DEFAULT_TTL,
+        layout: TableLayout | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        scan_page_size: int | None = None,
+        scan_segments: int = 1,
+        max_batch_attempts: int = 8,
+    ) -> None:
+        if not table_name:
+            raise ConfigurationError("DynamoDB registry needs a table name")
+        self.table_name = table_name
+        self.ttl = check_ttl(ttl)
+        self.layout = layout or TableLayout()
+        self.scan_page_size = scan_page_size
+        self.scan_segments = max(1, scan_segments)
+        self.max_batch_attempts = max(1, max_batch_attempts)
+        self._client = client
+        self._owns_client = client is None
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._client_lock = threading.Lock()
+        self._touched: OrderedDict[str, float] = OrderedDict()
+        self._touch_lock = threading.Lock()
+        lay = self.layout
+        self._names = {
+            "#pk": lay.connection_id,
+            "#sk": lay.sort_key,
+            "#u": lay.user_id,
+            "#ca": lay.connected_at,
+            "#la": lay.last_activity,
+            "#md": lay.metadata,
+            "#ex": lay.expires_at,
+            "#ep": lay.endpoint,
+            "#rooms": lay.rooms,
+            "#topics": lay.topics,
+            "#g": lay.group,
+        }
+
+    def __repr__(self) -> str:
+        return f"DynamoDBRegistry({self.table_name!r}, ttl={self.ttl})"
+
+    def __enter__(self) -> DynamoDBRegistry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- client and table ------------------------------------------------------------------
+
+    @property
+    def client(self) -> DynamoDBClient:
+        """The boto3 client (built on first use when none was injected).
+
+        Raises:
+            ConfigurationError: boto3 is missing or no region is configured.
+        """
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = self._build_client()
+        client: DynamoDBClient = self._client
+        return client
+
+    def _build_client(self) -> Any:
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ConfigurationError(
+                "the DynamoDB registry needs boto3: pip install 'wsgate[aws]'"
+            ) from None
+        region = (
+            self._region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        )
+        if not region:
+            raise ConfigurationError("no AWS region: set AWS_REGION or pass region=")
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 5},
+            connect_timeout=3,
+            read_timeout=10,
+            tcp_keepalive=True,
+        )
+        return boto3.client(
+            "dynamodb", region_name=region, endpoint_url=self._endpoint_url, config=config
+        )
+
+    def create_table(self, *, wait: bool = True, ttl: bool = True) -> None:
+        """Create the table with its two indexes (on-demand billing) and enable TTL.
+
+        For local servers and tests; production tables come from the template. TTL is enabled
+        only where the server supports it (dynalite does not; that is not an error).
+
+        Raises:
+            RegistryUnavailable: The table exists already or the server refused.
+        """
+        lay = self.layout
+        projection_keys = {"ProjectionType": "KEYS_ONLY"}
+        call(
+            self.client,
+            "create_table",
+            TableName=self.table_name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": lay.connection_id, "AttributeType": "S"},
+                {"AttributeName": lay.sort_key, "AttributeType": "S"},
+                {"AttributeName": lay.user_id, "AttributeType": "S"},
+                {"AttributeName": lay.group, "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": lay.connection_id, "KeyType": "HASH"},
+                {"AttributeName": lay.sort_key, "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": lay.by_user_index,
+                    "KeySchema": [
+                        {"AttributeName": lay.user_id, "KeyType": "HASH"},
+                        {"AttributeName": lay.connection_id, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
+                {
+                    "IndexName": lay.by_group_index,
+                    "KeySchema": [
+                        {"AttributeName": lay.group, "KeyType": "HASH"},
+                        {"AttributeName": lay.connection_id, "KeyType": "RANGE"},
+                    ],
+                    "Projection": projection_keys,
+                },
+            ],
+        )
+        if wait:
+            self.client.get_waiter("table_exists").wait(
+                TableName=self.table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+            )
+        if ttl:
+            try:
+                call(
+                    self.client,
+                    "update_time_to_live",
+                    TableName=self.table_name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": lay.expires_at},
+                )
+            except RegistryUnavailable as exc:
+                if "UnknownOperation" not in str(exc):
+                    raise
+
+    def delete_table(self) -> None:
+        """Delete the table (tests and local tools)."""
+        call(self.client, "delete_table", TableName=self.table_name)
+
+    # --- records ---------------------------------------------------------------------------
+
+    def store(
+        self,
+        connection_id: str,
+        *,
+        user_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: int | None = None,
+        endpoint: str | None = None,
+        connected_at: float | None = None,
+    ) -> Connection:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.store`. One UpdateItem."""
+        check_id(connection_id)
+        user_id = check_optional_id(user_id, "user_id")
+        data = normalize_metadata(metadata)
+        endpoint = check_endpoint(endpoint)
+        now = time.time()
+        started = now if connected_at is None else check_timestamp(connected_at, "connected_at")
+        expiry = int(now) + self.ttl if expires_at is None else check_expires_at(expires_at)
+        sets = {"#ca": started, "#la": now, "#md": data, "#ex": expiry}
+        removes = []
+        for name, value in (("#u", user_id), ("#ep", endpoint)):
+            if value is None:
+                removes.append(name)
+            else:
+                sets[name] = value
+        self._forget_touch(connection_id)
+        try:
+            # Upsert, keeping rooms and topics, unless the existing record has expired.
+            return self._update(
+                connection_id, sets, removes, "attribute_not_exists(#pk) OR #ex > :now", now
+            )
+        except ConditionFailed:
+            self.delete(connection_id)
+            return self._update(connection_id, sets, removes, "attribute_not_exists(#pk)", now)
+
+    def get(self, connection_id: str) -> Connection | None:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.get`. One consistent GetItem."""
+        check_id(connection_id)
+        answer = call(
+            self.client,
+            "get_item",
+            TableName=self.table_name,
+            Key=self._key(connection_id),
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        if item is None:
+            return None
+        record = self._record(item)
+        return record if record.expires_at > time.time() else None
+
+    def update(
+        self,
+        connection_id: str,
+        *,
+        user_id: str | Unset | None = UNSET,
+        metadata: Mapping[str, Any] | Unset = UNSET,
+        expires_at: int | Unset = UNSET,
+        endpoint: str | Unset | None = UNSET,
+        merge_metadata: bool = False,
+    ) -> Connection:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.update`. One conditional
+        UpdateItem (plus one per room/topic when ``expires_at`` changes)."""
+        check_id(connection_id)
+        sets: dict[str, Any] = {}
+        removes: list[str] = []
+        for name, value, check in (
+            ("#u", user_id, lambda v: check_optional_id(v, "user_id")),
+            ("#ep", endpoint, check_endpoint),
+        ):
+            if not isinstance(value, Unset):
+                checked = check(value)
+                if checked is None:
+                    removes.append(name)
+                else:
+                    sets[name] = checked
+        if not isinstance(expires_at, Unset):
+            sets["#ex"] = check_expires_at(expires_at)
+        extra_names: dict[str, str] = {}
+        if not isinstance(metadata, Unset):
+            data = normalize_metadata(metadata)
+            if merge_metadata:
+                for index, (key, value) in enumerate(data.items()):
+                    extra_names[f"#mk{index}"] = key
+                    sets[f"#md.#mk{index}"] = value
+            else:
+                sets["#md"] = data
+        if not sets and not removes:
+            record = self.get(connection_id)
+            if record is None:
+                raise ConnectionNotFound(connection_id)
+            return record
+        try:
+            record = self._update(
+                connection_id,
+                sets,
+                removes,
+                "attribute_exists(#pk) AND #ex > :now",
+                time.time(),
+                extra_names,
+            )
+        except ConditionFailed:
+            raise ConnectionNotFound(connection_id) from None
+        if "#ex" in sets:
+            self._retime_memberships(record)
+        return record
+
+    def delete(self, connection_id: str) -> bool:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.delete`. One DeleteItem, plus a
+        BatchWriteItem per 25 memberships."""
+        check_id(connection_id)
+        self._forget_touch(connection_id)
+        answer = call(
+            self.client,
+            "delete_item",
+            TableName=self.table_name,
+            Key=self._key(connection_id),
+            ReturnValues="ALL_OLD",
+        )
+        old = answer.get("Attributes")
+        if not old:
+            return False
+        record = self._record(old)
+        self._batch_delete(self._membership_keys(record))
+        return record.expires_at > time.time()
+
+    def delete_many(self, connection_ids: Iterable[str]) -> int:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.delete_many`. A consistent
+        BatchGetItem per 100 ids (to find memberships) and a BatchWriteItem per 25 deletes."""
+        ids = list(dict.fromkeys(check_id(cid) for cid in connection_ids))
+        if not ids:
+            return 0
+        records = self._batch_get(ids)
+        keys: list[dict[str, Any]] = []
+        for record in records:
+            self._forget_touch(record.connection_id)
+            keys.append(self._key(record.connection_id))
+            keys.extend(self._membership_keys(record))
+        self._batch_delete(keys)
+        now = time.time()
+        return sum(1 for record in records if record.expires_at > now)
+
+    def touch(
+        self,
+        connection_id: str,
+        now: float | None = None,
+        *,
+        min_interval: float = DEFAULT_TOUCH_INTERVAL,
+    ) -> bool:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.touch`.
+
+        Throttled twice: in this process (no request at all within ``min_interval`` of the last
+        write made here) and in the table (a conditional UpdateItem), so concurrent Lambda
+        containers still write at most about once per interval.
+        """
+        check_id(connection_id)
+        at = time.time() if now is None else check_timestamp(now, "now")
+        with self._touch_lock:
+            last = self._touched.get(connection_id)
+        if last is not None and at - last < min_interval:
+            return False
+        try:
+            call(
+                self.client,
+                "update_item",
+                TableName=self.table_name,
+                Key=self._key(connection_id),
+                UpdateExpression="SET #la = :at",
+                ConditionExpression="attribute_exists(#pk) AND #ex > :at AND #la <= :before",
+                ExpressionAttributeNames={
+                    "#pk": self.layout.connection_id,
+                    "#la": self.layout.last_activity,
+                    "#ex": self.layout.expires_at,
+                },
+                ExpressionAttributeValues={
+                    ":at": encode_value(at),
+                    ":before": encode_value(at - min_interval),
+                },
+            )
+        except ConditionFailed:
+            return False
+        with self._touch_lock:
+            self._touched[connection_id] = at
+            self._touched.move_to_end(connection_id)
+            while len(self._touched) > _TOUCH_CACHE:
+                self._touched.popitem(last=False)
+        return True
+
+    # --- queries ---------------------------------------------------------------------------
+
+    def all(self) -> Iterator[Connection]:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.all`. A paginated Scan (in
+        ``scan_segments`` parallel segments), streamed page by page."""
+        return self._scan_records("#sk = :rec AND #ex > :now", {})
+
+    def by_user(self, user_id: str) -> list[Connection]:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.by_user`. A Query on ``byUser``
+        (eventually consistent, like every GSI read)."""
+        check_id(user_id, "user_id")
+        items = self._query(
+            self.layout.by_user_index,
+            "#u = :key",
+            {":key": encode_value(user_id)},
+            filter_expression="#ex > :now",
+        )
+        records = [self._record(item) for item in items]
+        return sorted(records, key=lambda record: record.connection_id)
+
+    def active_since(self, since: float) -> Iterator[Connection]:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.active_since`. A filtered Scan."""
+        since = check_timestamp(since, "since")
+        return self._scan_records(
+            "#sk = :rec AND #ex > :now AND #la >= :since", {":since": encode_value(since)}
+        )
+
+    def count(self) -> int:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.count`. A ``Select=COUNT`` Scan."""
+        pages = self._scan("#sk = :rec AND #ex > :now", {}, select_count=True)
+        return sum(int(page.get("Count", 0)) for page in pages)
+
+    # --- rooms and topics ------------------------------------------------------------------
+
+    def join(self, connection_id: str, room: str) -> bool:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.join`. PutItem + UpdateItem."""
+        return self._add("room", connection_id, check_id(room, "room"))
+
+    def leave(self, connection_id: str, room: str) -> bool:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.leave`. UpdateItem + DeleteItem."""
+        return self._discard("room", connection_id, check_id(room, "room"))
+
+    def room_members(self, room: str) -> list[Connection]:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.room_members`. A Query on
+        ``byGroup`` plus a BatchGetItem per 100 members."""
+        return self._members("room", check_id(room, "room"))
+
+    def rooms_of(self, connection_id: str) -> frozenset[str]:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.rooms_of`. One GetItem."""
+        record = self.get(connection_id)
+        return record.rooms if record else frozenset()
+
+    def subscribe(self, connection_id: str, topic: str) -> bool:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.subscribe`."""
+        return self._add("topic", connection_id, check_id(topic, "topic"))
+
+    def unsubscribe(self, connection_id: str, topic: str) -> bool:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.unsubscribe`."""
+        return self._discard("topic", connection_id, check_id(topic, "topic"))
+
+    def subscribers(self, topic: str) -> list[Connection]:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.subscribers`."""
+        return self._members("topic", check_id(topic, "topic"))
+
+    def topics_of(self, connection_id: str) -> frozenset[str]:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.topics_of`. One GetItem."""
+        record = self.get(connection_id)
+        return record.topics if record else frozenset()
+
+    # --- maintenance -----------------------------------------------------------------------
+
+    def cleanup(self, now: float | None = None, *, max_age: float | None = None) -> int:
+        """See :meth:`wsgate.registry.base.ConnectionRegistry.cleanup`.
+
+        One Scan for expired items of both types and idle connections; each doomed connection
+        is removed with a conditional DeleteItem (so one refreshed meanwhile survives), and
+        memberships go in BatchWriteItems. Run it from a scheduled function: DynamoDB TTL
+        deletes expired items only within days.
+        """
+        at = time.time() if now is None else check_timestamp(now, "now")
+        values = {":at": encode_value(at)}
+        condition = "#ex <= :at"
+        if max_age is not None:
+            values[":idle"] = encode_value(at - check_timestamp(max_age, "max_age"))
+            condition = "#ex <= :at OR (#sk = :rec AND #la < :idle)"
+        removed = 0
+        orphans: list[dict[str, Any]] = []
+        for page in self._scan(condition, values):
+            for item in page.get("Items", []):
+                if item[self.layout.sort_key]["S"] != self.layout.record_sort_value:
+                    orphans.append(
+                        {k: item[k] for k in (self.layout.connection_id, self.layout.sort_key)}
+                    )
+                    continue
+                cid = item[self.layout.connection_id]["S"]
+                try:
+                    answer = call(
+                        self.client,
+                        "delete_item",
+                        TableName=self.table_name,
+                        Key=self._key(cid),
+                        ConditionExpression=condition,
+                        ExpressionAttributeNames=self._names_in(condition),
+                        ExpressionAttributeValues=self._values_in(values, condition, now=at),
+                        ReturnValues="ALL_OLD",
+                    )
+                except ConditionFailed:
+                    continue
+                self._forget_touch(cid)
+                removed += 1
+                orphans.extend(self._membership_keys(self._record(answer["Attributes"])))
+        self._batch_delete(orphans)
+        return removed
+
+    def close(self) -> None:
+        """Close the client if this registry built it; an injected client is left open."""
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _key(self, connection_id: str, sort_value: str | None = None) -> dict[str, Any]:
+        return {
+            self.layout.connection_id: {"S": connection_id},
+            self.layout.sort_key: {"S": sort_value or self.layout.record_sort_value},
+        }
+
+    def _membership_keys(self, record: Connection) -> list[dict[str, Any]]:
+        keys = [self._key(record.connection_id, f"room#{room}") for room in record.rooms]
+        keys += [self._key(record.connection_id, f"topic#{topic}") for topic in record.topics]
+        return keys
+
+    def _record(self, item: Mapping[str, Any]) -> Connection:
+        lay = self.layout
+        try:
+            return Connection(
+                connection_id=item[lay.connection_id]["S"],
+                user_id=item[lay.user_id]["S"] if lay.user_id in item else None,
+                connected_at=float(item[lay.connected_at]["N"]),
+                last_activity=float(item[lay.last_activity]["N"]),
+                metadata=decode_map(item[lay.metadata]["M"]) if lay.metadata in item else {},
+                expires_at=int(Decimal(item[lay.expires_at]["N"])),
+                endpoint=item[lay.endpoint]["S"] if lay.endpoint in item else None,
+                rooms=frozenset(item[lay.rooms]["SS"]) if lay.rooms in item else frozenset(),
+                topics=frozenset(item[lay.topics]["SS"]) if lay.topics in item else frozenset(),
+            )
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise RegistryError(
+                f"malformed connection item in {self.table_name!r}: {exc!r}"
+            ) from None
+
+    def _names_in(self, *expressions: str) -> dict[str, str]:
+        used = set(re.findall(r"#\w+", " ".join(expressions)))
+        return {token: name for token, name in self._names.items() if token in used}
+
+    def _values_in(
+        self, values: Mapping[str, Any], *expressions: str, now: float | None = None
+    ) -> dict[str, Any]:
+        used = set(re.findall(r":\w+", " ".join(expressions)))
+        known = dict(values)
+        known[":rec"] = {"S": self.layout.record_sort_value}
+        known[":now"] = encode_value(time.time() if now is None else now)
+        return {token: value for token, value in known.items() if token in used}
+
+    def _update(
+        self,
+        connection_id: str,
+        sets: Mapping[str, Any],
+        removes: Iterable[str],
+        condition: str,
+        now: float,
+        extra_names: Mapping[str, str] | None = None,
+    ) -> Connection:
+        values: dict[str, Any] = {}
+        assignments = []
+        for index, (path, value) in enumerate(sets.items()):
+            values[f":v{index}"] = encode_value(value)
+            assignments.append(f"{path} = :v{index}")
+        expression = "SET " + ", ".join(assignments) if assignments else ""
+        removed = list(removes)
+        if removed:
+            expression += " REMOVE " + ", ".join(removed)
+        names = {**self._names_in(expression, condition), **(extra_names or {})}
+        answer = call(
+            self.client,
+            "update_item",
+            TableName=self.table_name,
+            Key=self._key(connection_id),
+            UpdateExpression=expression.strip(),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=self._values_in(values, expression, condition, now=now),
+            ReturnValues="ALL_NEW",
+        )
+        return self._record(answer["Attributes"])
+
+    def _retime_memberships(self, record: Connection) -> None:
+        self._retime(self._membership_keys(record), record.expires_at)
+
+    def _retime(self, keys: list[dict[str, Any]], expires_at: int) -> None:
+        # Membership items carry the connection's expiresAt so DynamoDB TTL collects them too.
+        for key in keys:
+            try:
+                call(
+                    self.client,
+                    "update_item",
+                    TableName=self.table_name,
+                    Key=key,
+                    UpdateExpression="SET #ex = :ex",
+                    ConditionExpression="attribute_exists(#pk)",
+                    ExpressionAttributeNames=self._names_in("#ex #pk"),
+                    ExpressionAttributeValues={":ex": encode_value(expires_at)},
+                )
+            except ConditionFailed:
+                continue
+
+    def _forget_touch(self, connection_id: str) -> None:
+        with self._touch_lock:
+            self._touched.pop(connection_id, None)
+
+    def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
+        if keys:
+            batch_delete(self.client, self.table_name, keys, self.max_batch_attempts)
+
+    def _batch_get(self, connection_ids: list[str]) -> list[Connection]:
+        keys = [self._key(cid) for cid in connection_ids]
+        items = batch_get(self.client, self.table_name, keys, self.max_batch_attempts)
+        return [self._record(item) for item in items]
+
+    def _query(
+        self,
+        index: str,
+        key_condition: str,
+        values: Mapping[str, Any],
+        *,
+        filter_expression: str | None = None,
+    ) -> list[dict[str, Any]]:
+        expressions = [key_condition] + ([filter_expression] if filter_expression else [])
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeNames": self._names_in(*expressions),
+            "ExpressionAttributeValues": self._values_in(values, *expressions),
+        }
+        if filter_expression:
+            request["FilterExpression"] = filter_expression
+        items: list[dict[str, Any]] = []
+        while True:
+            page = call(self.client, "query", **request)
+            items.extend(page.get("Items", []))
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return items
+            request["ExclusiveStartKey"] = last
+
+    def _scan(
+        self,
+        filter_expression: str,
+        values: Mapping[str, Any],
+        *,
+        select_count: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": filter_expression,
+            "ExpressionAttributeNames": self._names_in(filter_expression),
+            "ExpressionAttributeValues": self._values_in(values, filter_expression),
+            "ConsistentRead": True,
+        }
+        if self.scan_page_size:
+            request["Limit"] = self.scan_page_size
+        if select_count:
+            request["Select"] = "COUNT"
+        return parallel_scan(self.client, request, self.scan_segments)
+
+    def _scan_records(
+        self, filter_expression: str, values: Mapping[str, Any]
+    ) -> Iterator[Connection]:
+        for page in self._scan(filter_expression, values):
+            for item in page.get("Items", []):
+                yield self._record(item)
+
+    def _members(self, kind: str, name: str) -> list[Connection]:
+        items = self._query(
+            self.layout.by_group_index, "#g = :key", {":key": {"S": f"{kind}#{name}"}}
+        )
+        ids = [item[self.layout.connection_id]["S"] for item in items]
+        now = time.time()
+        field_name = _KINDS[kind]
+        # Keep only live connections that still list the group: a membership item whose
+        # connection is gone (a crash mid-join, TTL lag) is never returned.
+        members = [
+            record
+            for record in self._batch_get(ids)
+            if record.expires_at > now and name in getattr(record, field_name)
+        ]
+        return sorted(members, key=lambda record: record.connection_id)
+
+    def _add(self, kind: str, connection_id: str, name: str) -> bool:
+        check_id(connection_id)
+        sort_value = f"{kind}#{name}"
+        membership = self._key(connection_id, sort_value)
+        provisional = int(time.time()) + self.ttl
+        call(
+            self.client,
+            "put_item",
+            TableName=self.table_name,
+            Item={
+                **membership,
+                self.layout.group: {"S": sort_value},
+                self.layout.expires_at: encode_value(provisional),
+            },
+        )
+        token = f"#{_KINDS[kind]}"
+        condition = "attribute_exists(#pk) AND #ex > :now"
+        try:
+            answer = call(
+                self.client,
+                "update_item",
+                TableName=self.table_name,
+                Key=self._key(connection_id),
+                UpdateExpression=f"ADD {token} :name",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=self._names_in(token, condition),
+                ExpressionAttributeValues=self._values_in(
+                    {":name": {"SS": [name]}}, ":name", condition
+                ),
+                ReturnValues="ALL_OLD",
+            )
+        except ConditionFailed:
+            # The connection is gone: take the membership back so nothing dangles.
+            call(self.client, "delete_item", TableName=self.table_name, Key=membership)
+            raise ConnectionNotFound(connection_id) from None
+        old = self._record(answer["Attributes"])
+        if old.expires_at > provisional:
+            self._retime([membership], old.expires_at)
+        return name not in getattr(old, _KINDS[kind])
+
+    def _discard(self, kind: str, connection_id: str, name: str) -> bool:
+        check_id(connection_id)
+        token = f"#{_KINDS[kind]}"
+        condition = "attribute_exists(#pk) AND #ex > :now"
+        try:
+            answer = call(
+                self.client,
+                "update_item",
+                TableName=self.table_name,
+                Key=self._key(connection_id),
+                UpdateExpression=f"DELETE {token} :name",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=self._names_in(token, condition),
+                ExpressionAttributeValues=self._values_in(
+                    {":name": {"SS": [name]}}, ":name", condition
+                ),
+                ReturnValues="UPDATED_OLD",
+            )
+            old = answer.get("Attributes", {}).get(getattr(self.layout, _KINDS[kind]), {})
+            was_member = name in old.get("SS", [])
+        except ConditionFailed:
+            was_member = False
+        call(
+            self.client,
+            "delete_item",
+            TableName=self.table_name,
+            Key=self._key(connection_id, f"{kind}#{name}"),
+        )
+        return was_member
