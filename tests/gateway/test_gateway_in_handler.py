@@ -1,0 +1,140 @@
+"""Inside a handler run by WebSocketApp the functions know the event being handled: its
+management endpoint and, with an authorizer, the verified user id."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import Harness
+from gateway_seed import run_example
+from gateway_server import ConnectionsServer
+
+from wsgate import config
+from wsgate.events import ConnectEvent, MessageEvent
+from wsgate.exceptions import ConfigurationError
+from wsgate.gateway import (
+    ws_get_connection,
+    ws_send_message,
+    ws_store_connection,
+)
+from wsgate.registry.base import ConnectionRegistry
+from wsgate.router import WebSocketApp
+
+
+@pytest.fixture
+def bare(api: ConnectionsServer, registry: ConnectionRegistry) -> Harness:
+    """Registry configured, endpoint NOT configured (no WSGATE_ENDPOINT either)."""
+    config.configure(registry=registry)
+    return Harness(api, registry)
+
+
+def seed_app() -> WebSocketApp:
+    """The seed's Pattern 1 and 2 handlers, mounted on a WebSocketApp."""
+    connect = run_example("pattern1_connect")["lambda_handler"]
+    message = run_example("pattern2_message")
+    message["process_message"] = lambda body: {"echo": body}
+    app = WebSocketApp()
+
+    @app.connect
+    def on_connect(event: ConnectEvent, context: Any) -> Any:
+        return connect(dict(event.raw), context)
+
+    @app.default
+    def on_message(event: MessageEvent, context: Any) -> Any:
+        return message["lambda_handler"](dict(event.raw), context)
+
+    return app
+
+
+def test_connect_stores_the_events_endpoint_and_connect_time(bare: Harness) -> None:
+    event = bare.connect_event(query={"userId": "alice"})
+    cid = event["requestContext"]["connectionId"]
+
+    assert seed_app().dispatch(event, None)["statusCode"] == 200
+
+    record = ws_get_connection(cid)
+    assert record is not None
+    assert record["endpoint"] == bare.api.endpoint  # http://127.0.0.1:PORT/test
+    assert record["connectedAt"] == event["requestContext"]["connectedAt"] / 1000
+    assert record["userId"] == "alice"
+
+
+def test_send_inside_a_handler_needs_no_endpoint(bare: Harness) -> None:
+    app = seed_app()
+    event = bare.connect_event()
+    cid = event["requestContext"]["connectionId"]
+    app.dispatch(event, None)
+
+    response = app.dispatch(bare.message_event(cid, json.dumps({"q": 1})), None)
+
+    assert response["statusCode"] == 200
+    assert bare.api.json_messages(cid) == [{"echo": {"q": 1}}]
+
+
+def test_send_outside_a_handler_uses_the_stored_endpoint(bare: Harness) -> None:
+    event = bare.connect_event()
+    cid = event["requestContext"]["connectionId"]
+    seed_app().dispatch(event, None)
+
+    ws_send_message(cid, {"from": "a scheduled job"})  # no event, no configured endpoint
+
+    assert bare.api.json_messages(cid) == [{"from": "a scheduled job"}]
+
+
+def test_no_endpoint_anywhere_is_a_clear_error(bare: Harness) -> None:
+    cid = bare.api.open("NowhereNowhere0=")
+    ws_store_connection(cid)  # outside a handler: nothing to learn the endpoint from
+    assert ws_get_connection(cid)["endpoint"] is None  # type: ignore[index]
+    with pytest.raises(ConfigurationError, match="WSGATE_ENDPOINT"):
+        ws_send_message(cid, "x")
+    assert bare.api.calls("POST") == []
+
+
+def test_unhandled_gone_inside_a_handler(bare: Harness) -> None:
+    app = seed_app()
+    event = bare.connect_event()
+    cid = event["requestContext"]["connectionId"]
+    app.dispatch(event, None)
+    message = bare.message_event(cid, "{}")
+    bare.api.drop(cid)
+
+    # The seed's Pattern 2 does not catch: the router answers 500 (no crash, no traceback
+    # to the client) and the gone connection's record has been pruned all the same.
+    assert app.dispatch(message, None)["statusCode"] == 500
+    assert ws_get_connection(cid) is None
+
+
+def test_authorizer_identity_wins_over_the_query_string(bare: Harness) -> None:
+    event = bare.connect_event(
+        query={"userId": "mallory"},  # chosen by the client
+        authorizer={"principalId": "user-123", "integrationLatency": 0},
+    )
+    cid = event["requestContext"]["connectionId"]
+
+    seed_app().dispatch(event, None)
+
+    assert ws_get_connection(cid)["userId"] == "user-123"  # type: ignore[index]
+
+
+def test_without_authorizer_the_seeds_behaviour(bare: Harness) -> None:
+    event = bare.connect_event(query={"userId": "mallory"})
+    seed_app().dispatch(event, None)
+    assert ws_get_connection(event["requestContext"]["connectionId"])["userId"] == "mallory"  # type: ignore[index]
+
+
+def test_identity_applies_only_to_the_events_own_connection(bare: Harness) -> None:
+    other = bare.api.open("OtherOtherOther=")
+    app = WebSocketApp()
+
+    @app.connect
+    def on_connect(event: ConnectEvent) -> None:
+        ws_store_connection(event.connection_id, user_id="ignored")
+        ws_store_connection(other, user_id="bob")  # e.g. a bot connection registered here
+
+    event = bare.connect_event(authorizer={"principalId": "alice"})
+    app.dispatch(event, None)
+
+    assert ws_get_connection(event["requestContext"]["connectionId"])["userId"] == "alice"  # type: ignore[index]
+    assert ws_get_connection(other)["userId"] == "bob"  # type: ignore[index]
