@@ -14,6 +14,7 @@ from wsgate.exceptions import (
     ConfigurationError,
     ConnectionGoneError,
     PayloadTooLargeError,
+    SendError,
     TransportError,
 )
 from wsgate.sender import loop, retry
@@ -231,17 +232,24 @@ class Sender:
         """
         body = encode_payload(data)
         if len(body) > MAX_PAYLOAD_BYTES:
-            raise PayloadTooLargeError(
+            too_large = PayloadTooLargeError(
                 connection_id, 413, f"{len(body)} bytes > {MAX_PAYLOAD_BYTES}"
             )
+            _observe_send(too_large)
+            raise too_large
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
         coro = retry.post(self.transport, endpoint, connection_id, body, self.policy, deadline)
         try:
             self._run(coro, connection_id, deadline)
-        except ConnectionGoneError:
-            self._prune_quietly([connection_id])
+        except ConnectionGoneError as exc:
+            pruned, _ = self._prune_quietly([connection_id])
+            _observe_send(exc, pruned)
             raise
+        except SendError as exc:
+            _observe_send(exc)
+            raise
+        _observe_send(None)
 
     def send_text(self, connection_id: str, text: str) -> None:
         """Sends ``text`` as UTF-8. Raises as :meth:`send`."""
@@ -337,6 +345,9 @@ class Sender:
         result.pruned, result.prune_error = self._prune_quietly(result.gone)
         result.duration = time.monotonic() - started
         logger.debug("broadcast %s", result.summary())
+        from wsgate.observe.metrics import record_broadcast  # metrics: wsgate.observe
+
+        record_broadcast(result)
         return result
 
     def _registry(self) -> Any:
@@ -373,3 +384,10 @@ class Sender:
         aclose = getattr(self.transport, "aclose", None)
         if aclose is not None:
             loop.run(aclose())
+
+
+def _observe_send(error: SendError | None, pruned: int = 0) -> None:
+    """Counts the send in wsgate's metrics (``wsgate.observe``, imported on first use)."""
+    from wsgate.observe.metrics import record_send
+
+    record_send(error, pruned=pruned)

@@ -1,0 +1,55 @@
+"""The send path stays light: no boto3, botocore or HTTP library on import (asyncio brings ssl)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import wsgate.sender
+
+
+def _run(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout.strip()
+
+
+def test_import_sender_loads_no_boto() -> None:
+    out = _run(
+        "import sys, wsgate.sender as s; s.Sender('http://127.0.0.1:1/x');"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('boto3', 'botocore', 'aiohttp', 'h11', 'urllib3')))"
+    )
+    assert out == "[]"
+
+
+def test_boto3_is_imported_on_demand() -> None:
+    out = _run(
+        "import sys, wsgate.sender as s; s.get_management_client;print('boto3' in sys.modules)"
+    )
+    assert out == "True"
+
+
+def test_public_names() -> None:
+    assert set(wsgate.sender.__all__) == {
+        "MAX_PAYLOAD_BYTES",
+        "Boto3Transport",
+        "BroadcastResult",
+        "ConnectionInfo",
+        "Credentials",
+        "CredentialsProvider",
+        "CustomDomainWarning",
+        "DefaultCredentials",
+        "HttpTransport",
+        "RecipientResult",
+        "RetryPolicy",
+        "Sender",
+        "StaticCredentials",
+        "Transport",
+        "encode_payload",
+        "get_management_client",
+        "resolve_endpoint",
+    }
+    for name in wsgate.sender.__all__:
+        assert getattr(wsgate.sender, name) is not None
