@@ -144,25 +144,28 @@ def start_jwks_server(document: Any) -> Iterator[JWKSServer]:
 
 
 def authorizer_event(
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | list[tuple[str, str]] | None = None,
     query: dict[str, str] | None = None,
     method_arn: str = METHOD_ARN,
 ) -> dict[str, Any]:
-    """A REQUEST authorizer event shaped as reference §4.2."""
-    all_headers = {
-        "Connection": "upgrade",
-        "content-length": "0",
-        "Host": "abcdef1234.execute-api.us-east-1.amazonaws.com",
-        "Sec-WebSocket-Key": "dA/DoGiMXDXpD0sTx0ihiQ==",
-        "Sec-WebSocket-Version": "13",
-        "Upgrade": "websocket",
-        **(headers or {}),
-    }
+    """A REQUEST authorizer event shaped as reference §4.2 (repeated headers allowed)."""
+    pairs = [
+        ("Connection", "upgrade"),
+        ("content-length", "0"),
+        ("Host", "abcdef1234.execute-api.us-east-1.amazonaws.com"),
+        ("Sec-WebSocket-Key", "dA/DoGiMXDXpD0sTx0ihiQ=="),
+        ("Sec-WebSocket-Version", "13"),
+        ("Upgrade", "websocket"),
+    ]
+    pairs += list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        multi.setdefault(name, []).append(value)
     event: dict[str, Any] = {
         "type": "REQUEST",
         "methodArn": method_arn,
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "headers": dict(pairs),
+        "multiValueHeaders": multi,
         "stageVariables": {},
         "requestContext": {
             "routeKey": "$connect",
@@ -184,3 +187,88 @@ def authorizer_event(
         event["queryStringParameters"] = dict(query)
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
     return event
+
+
+class RunningEmulator:
+    """A real ``wsgate.local`` emulator on a free loopback port, run on a background loop."""
+
+    def __init__(self, app: Any, **config: Any) -> None:
+        import asyncio
+
+        from wsgate.local import EmulatorConfig
+        from wsgate.local.server import Emulator
+
+        config.setdefault("port", 0)
+        self.emulator = Emulator(app, EmulatorConfig(**config), configure_environment=False)
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.loop.run_until_complete(self.emulator.start())
+            except BaseException as exc:
+                failure.append(exc)
+                started.set()
+                return
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, name="auth-emulator", daemon=True)
+        self.thread.start()
+        if not started.wait(15):
+            raise RuntimeError("emulator did not start")
+        if failure:
+            raise failure[0]
+
+    @property
+    def ws_url(self) -> str:
+        return self.emulator.ws_url
+
+    def call(self, fn: Any) -> Any:
+        import asyncio
+
+        async def run() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
+
+    def connection_ids(self) -> list[str]:
+        return list(self.call(lambda: list(self.emulator.connections)))
+
+    def stop(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.emulator.stop(), self.loop).result(40)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, message: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message or predicate}")
+        time.sleep(0.01)
+
+
+class EventLog:
+    """Collects the events an app's handlers see (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def add(self, raw: dict[str, Any]) -> None:
+        with self.lock:
+            self.events.append(raw)
+
+    def of(self, event_type: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [e for e in self.events if e["requestContext"]["eventType"] == event_type]

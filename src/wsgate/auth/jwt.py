@@ -40,7 +40,7 @@ __all__ = ["CognitoAuthorizer", "JWTAuthorizer", "JWTVerifier"]
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 _MIN_SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-_BEARER_RE = re.compile(r"^bearer\s+", re.IGNORECASE)
+_BEARER_RE = re.compile(r"^bearer(?:\s+|$)", re.IGNORECASE)
 _POOL_RE = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)_[0-9A-Za-z]+$")
 
 
@@ -259,6 +259,8 @@ class JWTAuthorizer(RequestAuthorizer):
         token = values.pop()
         if source.kind == "header":
             token = _BEARER_RE.sub("", token, count=1)
+        if not token:
+            raise Unauthorized("empty token")
         return token
 
     def _authorize(self, request: AuthorizerRequest) -> Principal:

@@ -103,6 +103,12 @@ class Session:
 
     def send_response(self, response: Response) -> None:
         """Send the handshake response (the 101, or a rejection that closes the socket)."""
+        if self.protocol.eof_sent:
+            # The handshake parser already refused the request head (e.g. a header line over
+            # 8 KB) and ended the stream; send the rejection by hand instead of asserting.
+            self.transport.write(response.serialize())
+            self.transport.close()
+            return
         self.protocol.send_response(response)
         self.flush()
 
