@@ -60,17 +60,17 @@ class SQLiteDeliveryStore:
         self.path = Path(path)
         self._timeout = timeout
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[tuple[sqlite3.Connection, threading.Lock]] = []
         self._all_lock = threading.Lock()
         self._closed = False
         try:
-            self._db().executescript(_SCHEMA)  # runs its own transaction
+            self._db()[0].executescript(_SCHEMA)  # runs its own transaction
         except sqlite3.Error as exc:
             raise RegistryUnavailable(f"SQLite delivery store {self.path}: {exc}") from exc
 
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
+    def _db(self) -> tuple[sqlite3.Connection, threading.Lock]:
+        pair: tuple[sqlite3.Connection, threading.Lock] | None = getattr(self._local, "db", None)
+        if pair is None:
             if self._closed:
                 raise RegistryUnavailable("the SQLite delivery store is closed")
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,28 +79,33 @@ class SQLiteDeliveryStore:
             )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
-            self._local.db = db
+            # The lock lets close() wait for a transaction another thread is running.
+            pair = (db, threading.Lock())
+            self._local.db = pair
             with self._all_lock:
-                self._all.append(db)
-        return db
+                self._all.append(pair)
+        return pair
 
     @contextmanager
     def _tx(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
-        try:
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        except sqlite3.Error as exc:
-            raise RegistryUnavailable(f"SQLite delivery store {self.path}: {exc}") from exc
-        try:
-            yield db
-        except sqlite3.Error as exc:
-            db.execute("ROLLBACK")
-            raise RegistryUnavailable(f"SQLite delivery store {self.path}: {exc}") from exc
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        else:
-            db.execute("COMMIT")
+        db, lock = self._db()
+        with lock:
+            if self._closed:
+                raise RegistryUnavailable("the SQLite delivery store is closed")
+            try:
+                db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            except sqlite3.Error as exc:
+                raise RegistryUnavailable(f"SQLite delivery store {self.path}: {exc}") from exc
+            try:
+                yield db
+            except sqlite3.Error as exc:
+                db.execute("ROLLBACK")
+                raise RegistryUnavailable(f"SQLite delivery store {self.path}: {exc}") from exc
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            else:
+                db.execute("COMMIT")
 
     def append(
         self, stream: str, message_id: str, data: str, *, now: float, ttl: int, max_len: int
@@ -258,5 +263,6 @@ class SQLiteDeliveryStore:
         self._closed = True
         with self._all_lock:
             connections, self._all = self._all, []
-        for db in connections:
-            db.close()
+        for db, lock in connections:
+            with lock:
+                db.close()
