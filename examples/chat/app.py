@@ -1,0 +1,166 @@
+"""A complete chat app on wsgate: user names, rooms, messages broadcast to the room.
+
+Run it locally with ``wsgate serve examples/chat/app.py`` (or ``scripts/run``) and open
+http://127.0.0.1:3001/ in two browser tabs. Deployed, the same module is the Lambda handler
+(``app.app``) behind API Gateway; the connection registry is DynamoDB there and SQLite locally.
+
+Client → server messages (the route is picked by ``$request.body.action``)::
+
+    {"action": "setName", "name": "ada"}
+    {"action": "join", "room": "lobby"}
+    {"action": "leave", "room": "lobby"}
+    {"action": "sendMessage", "room": "lobby", "text": "hello"}
+    {"action": "whoami"}                      (two-way: the answer is the route's response)
+
+Server → client messages are JSON objects with a ``type``: ``name``, ``joined``, ``left``,
+``members``, ``message``, ``error``, ``me``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from wsgate.gateway import (
+    log_info,
+    ws_broadcast_message,
+    ws_delete_connection,
+    ws_get_connection,
+    ws_get_connections_by_room,
+    ws_join_room,
+    ws_leave_room,
+    ws_send_message,
+    ws_store_connection,
+    ws_update_connection,
+)
+from wsgate.router import WebSocketApp
+
+app = WebSocketApp(route_selection_expression="$request.body.action")
+
+_ROOM = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+MAX_TEXT = 2000
+
+
+def _name_of(connection_id: str) -> str:
+    record = ws_get_connection(connection_id)
+    if record and record.get("userId"):
+        return str(record["userId"])
+    return "anonymous"
+
+
+def _to_room(room: str, payload: dict[str, Any]) -> None:
+    members = ws_get_connections_by_room(room)
+    ws_broadcast_message(members, json.dumps(payload))
+
+
+def _error(connection_id: str, text: str) -> None:
+    ws_send_message(connection_id, json.dumps({"type": "error", "error": text}))
+
+
+def _body(event: Any) -> dict[str, Any]:
+    try:
+        data = json.loads(event.body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _room(event: Any) -> str | None:
+    room = _body(event).get("room")
+    if isinstance(room, str) and _ROOM.match(room):
+        return room
+    _error(event.connection_id, "room must be 1-32 letters, digits, '-' or '_'")
+    return None
+
+
+@app.connect
+def on_connect(event: Any) -> dict[str, Any]:
+    # Never post to the connection here: it does not exist until $connect returns (410).
+    name = (event.query_params.get("name") or "").strip()[:32] or None
+    ws_store_connection(event.connection_id, user_id=name)
+    log_info("connected", connection_id=event.connection_id, user=name)
+    return {"statusCode": 200}
+
+
+@app.disconnect
+def on_disconnect(event: Any) -> None:
+    record = ws_get_connection(event.connection_id)
+    ws_delete_connection(event.connection_id)
+    if record:
+        user = record.get("userId") or "anonymous"
+        for room in record.get("rooms") or ():
+            _to_room(room, {"type": "left", "room": room, "user": user})
+
+
+@app.route("setName")
+def set_name(event: Any) -> None:
+    name = str(_body(event).get("name") or "").strip()[:32]
+    if not name:
+        _error(event.connection_id, "name must not be empty")
+        return
+    ws_update_connection(event.connection_id, {"userId": name})
+    ws_send_message(event.connection_id, json.dumps({"type": "name", "name": name}))
+
+
+@app.route("join")
+def join(event: Any) -> None:
+    room = _room(event)
+    if room is None:
+        return
+    ws_join_room(event.connection_id, room)
+    members = ws_get_connections_by_room(room)
+    names = sorted({str(m.get("userId") or "anonymous") for m in members})
+    ws_send_message(
+        event.connection_id, json.dumps({"type": "members", "room": room, "users": names})
+    )
+    _to_room(room, {"type": "joined", "room": room, "user": _name_of(event.connection_id)})
+
+
+@app.route("leave")
+def leave(event: Any) -> None:
+    room = _room(event)
+    if room is None:
+        return
+    if ws_leave_room(event.connection_id, room):
+        ws_send_message(
+            event.connection_id, json.dumps({"type": "left", "room": room, "user": "you"})
+        )
+        _to_room(room, {"type": "left", "room": room, "user": _name_of(event.connection_id)})
+
+
+@app.route("sendMessage")
+def send_message(event: Any) -> None:
+    body = _body(event)
+    room = _room(event)
+    if room is None:
+        return
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        _error(event.connection_id, "text must be a non-empty string")
+        return
+    record = ws_get_connection(event.connection_id)
+    if not record or room not in (record.get("rooms") or ()):
+        _error(event.connection_id, f"join {room} first")
+        return
+    payload = {
+        "type": "message",
+        "room": room,
+        "user": record.get("userId") or "anonymous",
+        "text": text[:MAX_TEXT],
+        "at": time.time(),
+    }
+    _to_room(room, payload)
+
+
+@app.route("whoami", two_way=True)
+def whoami(event: Any) -> dict[str, Any]:
+    record = ws_get_connection(event.connection_id) or {}
+    me = {"type": "me", "connectionId": event.connection_id, "user": record.get("userId")}
+    return {"statusCode": 200, "body": json.dumps(me)}
+
+
+@app.default
+def unknown(event: Any) -> None:
+    _error(event.connection_id, "unknown action; use setName, join, leave, sendMessage, whoami")
