@@ -26,9 +26,13 @@ def test_import_sender_loads_no_boto() -> None:
 
 def test_boto3_is_imported_on_demand() -> None:
     out = _run(
-        "import sys, wsgate.sender as s; s.get_management_client;print('boto3' in sys.modules)"
+        "import sys, wsgate.sender as s\n"
+        "f = s.get_management_client\n"
+        "print('boto3' in sys.modules, end=' ')\n"
+        "c = f('http://127.0.0.1:1/x')\n"
+        "print('boto3' in sys.modules, c is f('http://127.0.0.1:1/x'), c.meta.endpoint_url)"
     )
-    assert out == "True"
+    assert out == "False True True http://127.0.0.1:1/x"
 
 
 def test_public_names() -> None:
