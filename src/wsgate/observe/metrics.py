@@ -48,6 +48,8 @@ __all__ = [
     "PowertoolsSink",
     "failure_kind",
     "get_metrics",
+    "record_broadcast",
+    "record_send",
     "set_metrics",
 ]
 
@@ -413,3 +415,59 @@ def set_metrics(metrics: Metrics | None) -> None:
     global _default
     with _default_lock:
         _default = metrics
+
+
+def _flush_outside_handler(metrics: Metrics) -> None:
+    """Inside a handler the dispatch middleware flushes; elsewhere (a job, a script) flush now."""
+    from wsgate.observe.logging import _current
+
+    if _current()[0] is None:
+        metrics.flush()
+
+
+def record_send(error: BaseException | None = None, *, pruned: int = 0) -> None:
+    """Count one single-connection send: delivered (``error`` is None) or failed, by kind.
+
+    Called by :class:`wsgate.sender.Sender`; never raises.
+    """
+    metrics = get_metrics()
+    if not metrics.enabled:
+        return
+    try:
+        if error is None:
+            metrics.sent(1)
+        else:
+            metrics.send_failed(error)
+        metrics.pruned(pruned)
+        _flush_outside_handler(metrics)
+    except Exception:  # metrics must never break a send
+        from wsgate.observe.logging import get_logger
+
+        get_logger(__name__).exception("recording a send failed")
+
+
+def record_broadcast(result: Any) -> None:
+    """Count a broadcast from its result (``sent``, ``gone``, ``failed``, ``pruned``, ``duration``).
+
+    Records messages sent, failures by kind (gone included), gone connections pruned, the
+    number of recipients and the duration. Called by :class:`wsgate.sender.Sender`; never raises.
+    """
+    metrics = get_metrics()
+    if not metrics.enabled:
+        return
+    try:
+        metrics.sent(len(result.sent))
+        metrics.send_failed("gone", len(result.gone))
+        kinds: dict[str, int] = {}
+        for error in result.failed.values():
+            kind = failure_kind(error)
+            kinds[kind] = kinds.get(kind, 0) + 1
+        for kind, count in kinds.items():
+            metrics.send_failed(kind, count)
+        metrics.pruned(int(result.pruned))
+        metrics.broadcast(int(result.total), float(result.duration) * 1000.0)
+        _flush_outside_handler(metrics)
+    except Exception:  # metrics must never break a broadcast
+        from wsgate.observe.logging import get_logger
+
+        get_logger(__name__).exception("recording a broadcast failed")
