@@ -22,20 +22,15 @@ connection is gone. No transactions are used (dynalite has none), so every serve
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from wsgate.exceptions import (
     ConfigurationError,
     ConnectionNotFound,
-    RegistryError,
-    RegistryUnavailable,
 )
 from wsgate.registry.base import (
     DEFAULT_TOUCH_INTERVAL,
@@ -56,10 +51,10 @@ from wsgate.registry.dynamodb_items import (
     batch_delete,
     batch_get,
     call,
-    decode_map,
     encode_value,
 )
 from wsgate.registry.dynamodb_scan import parallel_scan
+from wsgate.registry.dynamodb_table import TableCodec, TableLayout, create_table
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -67,26 +62,6 @@ if TYPE_CHECKING:
 __all__ = ["DynamoDBRegistry", "TableLayout"]
 
 _TOUCH_CACHE: Final = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class TableLayout:
-    """Attribute and index names of the connection table; change any to match your table."""
-
-    connection_id: str = "connectionId"
-    sort_key: str = "sk"
-    user_id: str = "userId"
-    connected_at: str = "connectedAt"
-    last_activity: str = "lastActivity"
-    metadata: str = "metadata"
-    expires_at: str = "expiresAt"
-    endpoint: str = "endpoint"
-    rooms: str = "rooms"
-    topics: str = "topics"
-    group: str = "groupKey"
-    by_user_index: str = "byUser"
-    by_group_index: str = "byGroup"
-    record_sort_value: str = "connection"
 
 
 _KINDS: Final = {"room": "rooms", "topic": "topics"}
@@ -140,20 +115,7 @@ class DynamoDBRegistry:
         self._client_lock = threading.Lock()
         self._touched: OrderedDict[str, float] = OrderedDict()
         self._touch_lock = threading.Lock()
-        lay = self.layout
-        self._names = {
-            "#pk": lay.connection_id,
-            "#sk": lay.sort_key,
-            "#u": lay.user_id,
-            "#ca": lay.connected_at,
-            "#la": lay.last_activity,
-            "#md": lay.metadata,
-            "#ex": lay.expires_at,
-            "#ep": lay.endpoint,
-            "#rooms": lay.rooms,
-            "#topics": lay.topics,
-            "#g": lay.group,
-        }
+        self._codec = TableCodec(table_name, self.layout)
 
     def __repr__(self) -> str:
         return f"DynamoDBRegistry({self.table_name!r}, ttl={self.ttl})"
@@ -212,57 +174,7 @@ class DynamoDBRegistry:
         Raises:
             RegistryUnavailable: The table exists already or the server refused.
         """
-        lay = self.layout
-        projection_keys = {"ProjectionType": "KEYS_ONLY"}
-        call(
-            self.client,
-            "create_table",
-            TableName=self.table_name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": lay.connection_id, "AttributeType": "S"},
-                {"AttributeName": lay.sort_key, "AttributeType": "S"},
-                {"AttributeName": lay.user_id, "AttributeType": "S"},
-                {"AttributeName": lay.group, "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": lay.connection_id, "KeyType": "HASH"},
-                {"AttributeName": lay.sort_key, "KeyType": "RANGE"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": lay.by_user_index,
-                    "KeySchema": [
-                        {"AttributeName": lay.user_id, "KeyType": "HASH"},
-                        {"AttributeName": lay.connection_id, "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                },
-                {
-                    "IndexName": lay.by_group_index,
-                    "KeySchema": [
-                        {"AttributeName": lay.group, "KeyType": "HASH"},
-                        {"AttributeName": lay.connection_id, "KeyType": "RANGE"},
-                    ],
-                    "Projection": projection_keys,
-                },
-            ],
-        )
-        if wait:
-            self.client.get_waiter("table_exists").wait(
-                TableName=self.table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-            )
-        if ttl:
-            try:
-                call(
-                    self.client,
-                    "update_time_to_live",
-                    TableName=self.table_name,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": lay.expires_at},
-                )
-            except RegistryUnavailable as exc:
-                if "UnknownOperation" not in str(exc):
-                    raise
+        create_table(self.client, self.table_name, self.layout, wait=wait, ttl=ttl)
 
     def delete_table(self) -> None:
         """Delete the table (tests and local tools)."""
@@ -312,13 +224,13 @@ class DynamoDBRegistry:
             self.client,
             "get_item",
             TableName=self.table_name,
-            Key=self._key(connection_id),
+            Key=self._codec.key(connection_id),
             ConsistentRead=True,
         )
         item = answer.get("Item")
         if item is None:
             return None
-        record = self._record(item)
+        record = self._codec.record(item)
         return record if record.expires_at > time.time() else None
 
     def update(
@@ -386,14 +298,14 @@ class DynamoDBRegistry:
             self.client,
             "delete_item",
             TableName=self.table_name,
-            Key=self._key(connection_id),
+            Key=self._codec.key(connection_id),
             ReturnValues="ALL_OLD",
         )
         old = answer.get("Attributes")
         if not old:
             return False
-        record = self._record(old)
-        self._batch_delete(self._membership_keys(record))
+        record = self._codec.record(old)
+        self._batch_delete(self._codec.membership_keys(record))
         return record.expires_at > time.time()
 
     def delete_many(self, connection_ids: Iterable[str]) -> int:
@@ -406,8 +318,8 @@ class DynamoDBRegistry:
         keys: list[dict[str, Any]] = []
         for record in records:
             self._forget_touch(record.connection_id)
-            keys.append(self._key(record.connection_id))
-            keys.extend(self._membership_keys(record))
+            keys.append(self._codec.key(record.connection_id))
+            keys.extend(self._codec.membership_keys(record))
         self._batch_delete(keys)
         now = time.time()
         return sum(1 for record in records if record.expires_at > now)
@@ -436,7 +348,7 @@ class DynamoDBRegistry:
                 self.client,
                 "update_item",
                 TableName=self.table_name,
-                Key=self._key(connection_id),
+                Key=self._codec.key(connection_id),
                 UpdateExpression="SET #la = :at",
                 ConditionExpression="attribute_exists(#pk) AND #ex > :at AND #la <= :before",
                 ExpressionAttributeNames={
@@ -475,7 +387,7 @@ class DynamoDBRegistry:
             {":key": encode_value(user_id)},
             filter_expression="#ex > :now",
         )
-        records = [self._record(item) for item in items]
+        records = [self._codec.record(item) for item in items]
         return sorted(records, key=lambda record: record.connection_id)
 
     def active_since(self, since: float) -> Iterator[Connection]:
@@ -558,17 +470,19 @@ class DynamoDBRegistry:
                         self.client,
                         "delete_item",
                         TableName=self.table_name,
-                        Key=self._key(cid),
+                        Key=self._codec.key(cid),
                         ConditionExpression=condition,
-                        ExpressionAttributeNames=self._names_in(condition),
-                        ExpressionAttributeValues=self._values_in(values, condition, now=at),
+                        ExpressionAttributeNames=self._codec.names_in(condition),
+                        ExpressionAttributeValues=self._codec.values_in(values, condition, now=at),
                         ReturnValues="ALL_OLD",
                     )
                 except ConditionFailed:
                     continue
                 self._forget_touch(cid)
                 removed += 1
-                orphans.extend(self._membership_keys(self._record(answer["Attributes"])))
+                orphans.extend(
+                    self._codec.membership_keys(self._codec.record(answer["Attributes"]))
+                )
         self._batch_delete(orphans)
         return removed
 
@@ -579,49 +493,6 @@ class DynamoDBRegistry:
             self._client = None
 
     # --- internals -------------------------------------------------------------------------
-
-    def _key(self, connection_id: str, sort_value: str | None = None) -> dict[str, Any]:
-        return {
-            self.layout.connection_id: {"S": connection_id},
-            self.layout.sort_key: {"S": sort_value or self.layout.record_sort_value},
-        }
-
-    def _membership_keys(self, record: Connection) -> list[dict[str, Any]]:
-        keys = [self._key(record.connection_id, f"room#{room}") for room in record.rooms]
-        keys += [self._key(record.connection_id, f"topic#{topic}") for topic in record.topics]
-        return keys
-
-    def _record(self, item: Mapping[str, Any]) -> Connection:
-        lay = self.layout
-        try:
-            return Connection(
-                connection_id=item[lay.connection_id]["S"],
-                user_id=item[lay.user_id]["S"] if lay.user_id in item else None,
-                connected_at=float(item[lay.connected_at]["N"]),
-                last_activity=float(item[lay.last_activity]["N"]),
-                metadata=decode_map(item[lay.metadata]["M"]) if lay.metadata in item else {},
-                expires_at=int(Decimal(item[lay.expires_at]["N"])),
-                endpoint=item[lay.endpoint]["S"] if lay.endpoint in item else None,
-                rooms=frozenset(item[lay.rooms]["SS"]) if lay.rooms in item else frozenset(),
-                topics=frozenset(item[lay.topics]["SS"]) if lay.topics in item else frozenset(),
-            )
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            raise RegistryError(
-                f"malformed connection item in {self.table_name!r}: {exc!r}"
-            ) from None
-
-    def _names_in(self, *expressions: str) -> dict[str, str]:
-        used = set(re.findall(r"#\w+", " ".join(expressions)))
-        return {token: name for token, name in self._names.items() if token in used}
-
-    def _values_in(
-        self, values: Mapping[str, Any], *expressions: str, now: float | None = None
-    ) -> dict[str, Any]:
-        used = set(re.findall(r":\w+", " ".join(expressions)))
-        known = dict(values)
-        known[":rec"] = {"S": self.layout.record_sort_value}
-        known[":now"] = encode_value(time.time() if now is None else now)
-        return {token: value for token, value in known.items() if token in used}
 
     def _update(
         self,
@@ -641,22 +512,22 @@ class DynamoDBRegistry:
         removed = list(removes)
         if removed:
             expression += " REMOVE " + ", ".join(removed)
-        names = {**self._names_in(expression, condition), **(extra_names or {})}
+        names = {**self._codec.names_in(expression, condition), **(extra_names or {})}
         answer = call(
             self.client,
             "update_item",
             TableName=self.table_name,
-            Key=self._key(connection_id),
+            Key=self._codec.key(connection_id),
             UpdateExpression=expression.strip(),
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=self._values_in(values, expression, condition, now=now),
+            ExpressionAttributeValues=self._codec.values_in(values, expression, condition, now=now),
             ReturnValues="ALL_NEW",
         )
-        return self._record(answer["Attributes"])
+        return self._codec.record(answer["Attributes"])
 
     def _retime_memberships(self, record: Connection) -> None:
-        self._retime(self._membership_keys(record), record.expires_at)
+        self._retime(self._codec.membership_keys(record), record.expires_at)
 
     def _retime(self, keys: list[dict[str, Any]], expires_at: int) -> None:
         # Membership items carry the connection's expiresAt so DynamoDB TTL collects them too.
@@ -669,7 +540,7 @@ class DynamoDBRegistry:
                     Key=key,
                     UpdateExpression="SET #ex = :ex",
                     ConditionExpression="attribute_exists(#pk)",
-                    ExpressionAttributeNames=self._names_in("#ex #pk"),
+                    ExpressionAttributeNames=self._codec.names_in("#ex #pk"),
                     ExpressionAttributeValues={":ex": encode_value(expires_at)},
                 )
             except ConditionFailed:
@@ -684,9 +555,9 @@ class DynamoDBRegistry:
             batch_delete(self.client, self.table_name, keys, self.max_batch_attempts)
 
     def _batch_get(self, connection_ids: list[str]) -> list[Connection]:
-        keys = [self._key(cid) for cid in connection_ids]
+        keys = [self._codec.key(cid) for cid in connection_ids]
         items = batch_get(self.client, self.table_name, keys, self.max_batch_attempts)
-        return [self._record(item) for item in items]
+        return [self._codec.record(item) for item in items]
 
     def _query(
         self,
@@ -701,8 +572,8 @@ class DynamoDBRegistry:
             "TableName": self.table_name,
             "IndexName": index,
             "KeyConditionExpression": key_condition,
-            "ExpressionAttributeNames": self._names_in(*expressions),
-            "ExpressionAttributeValues": self._values_in(values, *expressions),
+            "ExpressionAttributeNames": self._codec.names_in(*expressions),
+            "ExpressionAttributeValues": self._codec.values_in(values, *expressions),
         }
         if filter_expression:
             request["FilterExpression"] = filter_expression
@@ -725,8 +596,8 @@ class DynamoDBRegistry:
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "FilterExpression": filter_expression,
-            "ExpressionAttributeNames": self._names_in(filter_expression),
-            "ExpressionAttributeValues": self._values_in(values, filter_expression),
+            "ExpressionAttributeNames": self._codec.names_in(filter_expression),
+            "ExpressionAttributeValues": self._codec.values_in(values, filter_expression),
             "ConsistentRead": True,
         }
         if self.scan_page_size:
@@ -740,7 +611,7 @@ class DynamoDBRegistry:
     ) -> Iterator[Connection]:
         for page in self._scan(filter_expression, values):
             for item in page.get("Items", []):
-                yield self._record(item)
+                yield self._codec.record(item)
 
     def _members(self, kind: str, name: str) -> list[Connection]:
         items = self._query(
@@ -761,7 +632,7 @@ class DynamoDBRegistry:
     def _add(self, kind: str, connection_id: str, name: str) -> bool:
         check_id(connection_id)
         sort_value = f"{kind}#{name}"
-        membership = self._key(connection_id, sort_value)
+        membership = self._codec.key(connection_id, sort_value)
         provisional = int(time.time()) + self.ttl
         call(
             self.client,
@@ -780,11 +651,11 @@ class DynamoDBRegistry:
                 self.client,
                 "update_item",
                 TableName=self.table_name,
-                Key=self._key(connection_id),
+                Key=self._codec.key(connection_id),
                 UpdateExpression=f"ADD {token} :name",
                 ConditionExpression=condition,
-                ExpressionAttributeNames=self._names_in(token, condition),
-                ExpressionAttributeValues=self._values_in(
+                ExpressionAttributeNames=self._codec.names_in(token, condition),
+                ExpressionAttributeValues=self._codec.values_in(
                     {":name": {"SS": [name]}}, ":name", condition
                 ),
                 ReturnValues="ALL_OLD",
@@ -793,7 +664,7 @@ class DynamoDBRegistry:
             # The connection is gone: take the membership back so nothing dangles.
             call(self.client, "delete_item", TableName=self.table_name, Key=membership)
             raise ConnectionNotFound(connection_id) from None
-        old = self._record(answer["Attributes"])
+        old = self._codec.record(answer["Attributes"])
         if old.expires_at > provisional:
             self._retime([membership], old.expires_at)
         return name not in getattr(old, _KINDS[kind])
@@ -807,11 +678,11 @@ class DynamoDBRegistry:
                 self.client,
                 "update_item",
                 TableName=self.table_name,
-                Key=self._key(connection_id),
+                Key=self._codec.key(connection_id),
                 UpdateExpression=f"DELETE {token} :name",
                 ConditionExpression=condition,
-                ExpressionAttributeNames=self._names_in(token, condition),
-                ExpressionAttributeValues=self._values_in(
+                ExpressionAttributeNames=self._codec.names_in(token, condition),
+                ExpressionAttributeValues=self._codec.values_in(
                     {":name": {"SS": [name]}}, ":name", condition
                 ),
                 ReturnValues="UPDATED_OLD",
@@ -824,6 +695,6 @@ class DynamoDBRegistry:
             self.client,
             "delete_item",
             TableName=self.table_name,
-            Key=self._key(connection_id, f"{kind}#{name}"),
+            Key=self._codec.key(connection_id, f"{kind}#{name}"),
         )
         return was_member
