@@ -34,8 +34,6 @@ from wsgate.local.invoke import AppSpec
 from wsgate.local.server import Emulator
 from wsgate.registry.base import ConnectionRegistry
 
-pytestmark = pytest.mark.slow
-
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
     """Poll until ``predicate()`` is truthy (no fixed sleep); fail after ``timeout``."""
