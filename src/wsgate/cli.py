@@ -58,6 +58,24 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--no-compression", action="store_true", help="refuse permessage-deflate offers"
     )
     parser.add_argument("--no-dashboard", action="store_true", help="do not serve /_wsgate/")
+    security = parser.add_argument_group("security")
+    security.add_argument(
+        "--verify-signatures",
+        action="store_true",
+        help="require SigV4-signed @connections calls (403 otherwise, as AWS)",
+    )
+    security.add_argument(
+        "--authorizer",
+        metavar="MODULE:ATTR",
+        help="REQUEST authorizer run before $connect (default: the app's @app.authorizer)",
+    )
+    security.add_argument(
+        "--identity-source",
+        action="append",
+        metavar="SOURCE",
+        help="identity source of --authorizer, e.g. route.request.querystring.token "
+        "(repeatable; default: the authorizer's own, else the Authorization header)",
+    )
     faults = parser.add_argument_group("fault injection (all off by default)")
     faults.add_argument("--drop-disconnect", type=_share, default=0.0, metavar="SHARE")
     faults.add_argument("--throttle", type=_share, default=0.0, metavar="SHARE")
@@ -93,11 +111,25 @@ def _serve(args: argparse.Namespace) -> int:
             latency_ms=args.latency_ms,
             random_close=args.random_close,
         ),
+        verify_signatures=args.verify_signatures,
     )
+    from wsgate.local.server import exposure_warning
+
     emulator = Emulator(args.app, config, template=args.template, reload=args.reload)
 
     async def run() -> None:
         await emulator.start()
+        if args.authorizer:
+            from wsgate.local.authorizer import LocalAuthorizer
+
+            emulator.authorizer = LocalAuthorizer.load(
+                args.authorizer,
+                identity_sources=args.identity_source,
+                timeout=config.integration_timeout,
+            )
+        warning = exposure_warning(config.host, config.verify_signatures)
+        if warning:
+            print(f"wsgate: WARNING: {warning}", file=sys.stderr, flush=True)
         print(f"wsgate: WebSocket   {emulator.ws_url}", flush=True)
         print(f"wsgate: @connections {emulator.endpoint}/@connections/{{id}}", flush=True)
         print(f"wsgate: dashboard   {emulator.dashboard_url}_wsgate/", flush=True)

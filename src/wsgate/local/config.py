@@ -96,6 +96,9 @@ class EmulatorConfig:
         static_dir: Folder whose web files (html, js, css, images) are served at ``/``; by
             default the app's folder when it holds an ``index.html``.
         faults: The fault-injection switches.
+        verify_signatures: Require SigV4-signed Management API requests, signed with the
+            emulator's ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (403 otherwise, as AWS;
+            see :mod:`wsgate.local.sigv4_verify`).
     """
 
     host: str = "127.0.0.1"
@@ -110,3 +113,4 @@ class EmulatorConfig:
     dashboard: bool = True
     static_dir: str | None = None
     faults: Faults = field(default_factory=Faults)
+    verify_signatures: bool = False

@@ -28,7 +28,7 @@ from wsgate.local.management import Management
 from wsgate.local.routing import Routing
 from wsgate.local.session import Session
 
-__all__ = ["Authorizer", "Emulator"]
+__all__ = ["Authorizer", "Emulator", "exposure_warning"]
 
 logger = logging.getLogger("wsgate.local")
 
@@ -223,6 +223,9 @@ class Emulator:
         if self._reload and isinstance(self._app_source, str):
             self._spawn(self._watch())
         logger.info("wsgate emulator on %s (management API %s)", self.ws_url, self.endpoint)
+        warning = exposure_warning(self.config.host, self.config.verify_signatures)
+        if warning:
+            logger.warning(warning)
 
     def _load(self) -> AppSpec:
         if isinstance(self._app_source, str):
@@ -312,6 +315,10 @@ class Emulator:
                 and connection_id
                 and "/" not in connection_id
             ):
+                if self.config.verify_signatures:
+                    refused = _signature_refusal(request)
+                    if refused is not None:
+                        return refused
                 return self.management.handle(request, connection_id)
             return aws_error(403, "ForbiddenException")
         if self.config.dashboard and path.startswith("/_wsgate/"):
@@ -346,3 +353,41 @@ class Emulator:
         )
         channel.session = session
         self._spawn(self.routing.handshake(session))
+
+
+def _signature_refusal(request: HttpRequest) -> bytes | None:
+    """403 as AWS answers an unsigned or forged management call; ``None`` when it verifies."""
+    from wsgate.local.sigv4_verify import (
+        credentials_from_environment,
+        rejection_response,
+        verify_sigv4,
+    )
+
+    rejection = verify_sigv4(
+        request.method,
+        request.target,
+        request.headers,
+        request.body,
+        credentials_from_environment(),
+    )
+    if rejection is None:
+        return None
+    return rejection_response(rejection, keep_alive=request.keep_alive)
+
+
+def exposure_warning(host: str, verify_signatures: bool) -> str | None:
+    """What to tell the user when the emulator listens beyond loopback; ``None`` on loopback."""
+    import ipaddress
+
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: it may resolve to anything
+    unsigned = "" if verify_signatures else " (unsigned: add --verify-signatures)"
+    return (
+        f"listening on {host}, not loopback: anyone who can reach it can connect, call the "
+        f"Management API{unsigned} and use the dashboard"
+    )
