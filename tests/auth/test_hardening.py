@@ -1,0 +1,167 @@
+"""Emulator hardening: loopback by default, loud when not, ``--authorizer`` loading, no leaks."""
+
+from __future__ import annotations
+
+import http.client
+import textwrap
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from wsgate.cli import build_parser
+from wsgate.exceptions import ConfigurationError
+from wsgate.local import EmulatorConfig
+from wsgate.local.authorizer import LocalAuthorizer
+from wsgate.local.server import exposure_warning
+from wsgate.router import WebSocketApp
+
+from .kit import RunningEmulator, authorizer_event
+
+
+def test_default_host_is_loopback() -> None:
+    assert EmulatorConfig().host == "127.0.0.1"
+    args = build_parser().parse_args(["serve", "app.py"])
+    assert args.host == "127.0.0.1"
+    assert args.verify_signatures is False
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
+def test_loopback_hosts_are_quiet(host: str) -> None:
+    assert exposure_warning(host, verify_signatures=False) is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.com"])
+def test_other_hosts_are_announced(host: str) -> None:
+    warning = exposure_warning(host, verify_signatures=False)
+    assert warning is not None and host in warning and "--verify-signatures" in warning
+    signed = exposure_warning(host, verify_signatures=True)
+    assert signed is not None and "--verify-signatures" not in signed
+
+
+def test_cli_security_flags_parse() -> None:
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "app.py",
+            "--verify-signatures",
+            "--authorizer",
+            "auth_mod:authorize",
+            "--identity-source",
+            "route.request.querystring.token",
+            "--identity-source",
+            "route.request.header.X-Key",
+        ]
+    )
+    assert args.verify_signatures is True
+    assert args.authorizer == "auth_mod:authorize"
+    assert args.identity_source == ["route.request.querystring.token", "route.request.header.X-Key"]
+
+
+AUTH_MODULE = textwrap.dedent(
+    """
+    from wsgate.auth import Principal, request_authorizer
+    from wsgate.router import WebSocketApp
+
+    @request_authorizer(identity_sources=["route.request.querystring.key"])
+    def declared(request):
+        return Principal("from-declared")
+
+    def plain(event, context):
+        if event["queryStringParameters"].get("key") != "open-sesame":
+            raise Exception("Unauthorized")
+        return {
+            "principalId": "from-plain",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
+            ]},
+        }
+
+    app = WebSocketApp()
+
+    @app.authorizer(identity_sources=["route.request.header.X-App-Key"])
+    def app_auth(request):
+        return Principal("from-app")
+    """
+)
+
+
+@pytest.fixture
+def auth_file(tmp_path: Path) -> Path:
+    path = tmp_path / "auth_mod_for_tests.py"
+    path.write_text(AUTH_MODULE)
+    return path
+
+
+def test_load_a_declared_authorizer_keeps_its_sources(auth_file: Path) -> None:
+    local = LocalAuthorizer.load(f"{auth_file}:declared")
+    assert [s.expression for s in local.identity_sources] == ["route.request.querystring.key"]
+    verdict = local.run(authorizer_event(query={"key": "k"}))
+    assert verdict.authorizer is not None and verdict.authorizer["principalId"] == "from-declared"
+
+
+def test_load_a_plain_function_with_given_sources(auth_file: Path) -> None:
+    local = LocalAuthorizer.load(
+        f"{auth_file}:plain", identity_sources=["route.request.querystring.key"]
+    )
+    assert local.run(authorizer_event(query={"key": "open-sesame"})).status is None
+    assert local.run(authorizer_event(query={"key": "wrong"})).status == 401
+    assert local.run(authorizer_event()).invoked is False
+
+
+def test_load_an_app_runs_its_authorizer(auth_file: Path) -> None:
+    local = LocalAuthorizer.load(f"{auth_file}:app")
+    assert [s.expression for s in local.identity_sources] == ["route.request.header.X-App-Key"]
+    verdict = local.run(authorizer_event({"X-App-Key": "k"}))
+    assert verdict.authorizer is not None and verdict.authorizer["principalId"] == "from-app"
+
+
+def test_load_refuses_missing_targets(tmp_path: Path, auth_file: Path) -> None:
+    with pytest.raises(ConfigurationError):
+        LocalAuthorizer.load(f"{tmp_path / 'absent.py'}:x")
+    with pytest.raises(ConfigurationError):
+        LocalAuthorizer.load(f"{auth_file}:no_such_attr")
+
+
+def test_a_separate_authorizer_guards_a_plain_app(auth_file: Path) -> None:
+    app = WebSocketApp()
+    running = RunningEmulator(app)
+    try:
+        running.emulator.authorizer = LocalAuthorizer.load(
+            f"{auth_file}:plain", identity_sources=["route.request.querystring.key"]
+        )
+        with pytest.raises(InvalidStatus) as info:
+            connect(f"{running.ws_url}?key=wrong", open_timeout=15)
+        assert info.value.response.status_code == 401
+        with connect(f"{running.ws_url}?key=open-sesame", open_timeout=15):
+            pass
+    finally:
+        running.stop()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/local/@connections/%ZZ"),
+        ("PUT", "/local/@connections/abc"),
+        ("GET", "/elsewhere/../../etc/passwd"),
+        ("GET", "/_wsgate/../../pyproject.toml"),
+        ("POST", "/local/@connections/" + "a" * 4000),
+    ],
+)
+def test_http_errors_leak_no_trace_or_path(method: str, path: str) -> None:
+    running = RunningEmulator(WebSocketApp())
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", running.emulator.port, timeout=10)
+        try:
+            conn.request(method, path, body=b"x" if method != "GET" else None)
+            answer = conn.getresponse()
+            body = answer.read()
+        finally:
+            conn.close()
+        assert answer.status in (400, 403, 404, 410)
+        for leak in (b"Traceback", b".py", b"/work", b"site-packages", b"[tool"):
+            assert leak not in body
+    finally:
+        running.stop()
