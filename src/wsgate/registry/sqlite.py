@@ -75,17 +75,22 @@ _PAGE: Final = 500
 _CHUNK: Final = 400  # ids per IN (...) list, under SQLite's 999-variable floor
 
 
+def _names(text: str) -> frozenset[str]:
+    # Most connections are in no topic and one or two rooms: skip the JSON parser for "[]".
+    return frozenset(json.loads(text)) if text != "[]" else frozenset()
+
+
 def _record(row: Sequence[Any]) -> Connection:
     return Connection(
         connection_id=row[0],
         user_id=row[1],
         connected_at=row[2],
         last_activity=row[3],
-        metadata=json.loads(row[4]),
+        metadata=json.loads(row[4]) if row[4] != "{}" else {},
         expires_at=row[5],
         endpoint=row[6],
-        rooms=frozenset(json.loads(row[7])),
-        topics=frozenset(json.loads(row[8])),
+        rooms=_names(row[7]),
+        topics=_names(row[8]),
     )
 
 
