@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -385,3 +386,58 @@ def test_registry_works_on_the_table_the_template_creates(
         assert described["TimeToLiveDescription"]["AttributeName"] == "expiresAt"
     finally:
         client.delete_table(TableName=props["TableName"])
+
+
+def test_chat_template_is_committed_current_and_lint_clean(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    committed = (ROOT / "examples" / "chat" / "template.yaml").read_text()
+    out = tmp_path / "template.yaml"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wsgate.cli",
+            "template",
+            "examples/chat/app.py",
+            "-o",
+            str(out),
+            "--code-uri",
+            ".",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "WSGATE_REGISTRY": f"sqlite:///{tmp_path / 'r.db'}"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == committed, (
+        "regenerate: wsgate template examples/chat/app.py -o examples/chat/template.yaml"
+    )
+    assert lint(committed) == []
+    template = load(committed)
+    function = template["Resources"]["WebSocketFunction"]["Properties"]
+    assert function["Handler"] == "app.app"
+    assert function["CodeUri"] == "."
+    transform(template)
+
+
+def test_cli_reports_a_bad_app(tmp_path: Path) -> None:
+    from wsgate.cli import main
+
+    missing = tmp_path / "nope.py"
+    assert main(["template", str(missing)]) == 2
+    plain = tmp_path / "plain.py"
+    plain.write_text("def handler(event, context):\n    return {'statusCode': 200}\n")
+    out = tmp_path / "t.yaml"
+    assert main(["template", str(plain), "-o", str(out), "--stage", "dev"]) == 0
+    template = load(out.read_text())
+    routes = resources_of(template, "AWS::ApiGatewayV2::Route")
+    assert sorted(r["Properties"]["RouteKey"] for r in routes.values()) == [
+        "$connect",
+        "$default",
+        "$disconnect",
+    ]
+    assert template["Resources"]["WebSocketFunction"]["Properties"]["Handler"] == "plain.handler"

@@ -128,7 +128,10 @@ def test_connect_and_disconnect_are_logged(
     app.dispatch(load("connect_no_query"))
     app.dispatch(load("disconnect_1001"))
     messages = [r.getMessage() for r in caplog.records if r.name == "wsgate.observe"]
-    assert messages[0] == "connected"
-    assert messages[1].startswith("disconnected (1001")
+    connection_id = load("connect_no_query")["requestContext"]["connectionId"]
+    assert messages[0] == f"connection {connection_id} connected"
+    assert messages[1].startswith(
+        f"connection {load('disconnect_1001')['requestContext']['connectionId']} disconnected (1001"
+    )
     connection_ids = {getattr(r, "connectionId", None) for r in caplog.records}
     assert load("connect_no_query")["requestContext"]["connectionId"] in connection_ids

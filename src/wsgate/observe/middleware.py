@@ -32,24 +32,28 @@ _EXPECTED = (ConnectRejected, AuthError, EventError)
 
 
 def _record(metrics: Metrics, event: WebSocketEvent, response: Response | None) -> None:
-    event_type = event.request_context.get("eventType")
+    context = event.request_context
+    event_type = context.get("eventType")
+    connection_id = context.get("connectionId")
     if event_type == "CONNECT":
         if response is not None and response.status_code < 400:
             metrics.connected(event)
-            _log.info("connected")
+            _log.info("connection %s connected", connection_id)
         else:
             status = response.status_code if response is not None else None
-            _log.info("connection refused with status %s", status)
+            _log.info("connection %s refused with status %s", connection_id, status)
     elif event_type == "DISCONNECT":
         metrics.disconnected(event)
+        reason = context.get("disconnectReason")
         _log.info(
-            "disconnected (%s %s)",
-            event.request_context.get("disconnectStatusCode"),
-            event.request_context.get("disconnectReason") or "",
+            "connection %s disconnected (%s%s)",
+            connection_id,
+            context.get("disconnectStatusCode"),
+            f" {reason}" if reason else "",
         )
     else:
         metrics.message_received(event)
-        _log.debug("message routed")
+        _log.debug("connection %s message on route %s", connection_id, context.get("routeKey"))
 
 
 def observe_middleware(event: WebSocketEvent, call_next: CallNext) -> Response:
@@ -63,7 +67,8 @@ def observe_middleware(event: WebSocketEvent, call_next: CallNext) -> Response:
     except _EXPECTED as exc:
         status = getattr(exc, "status_code", 400)
         if event.request_context.get("eventType") == "CONNECT":
-            _log.info("connection refused with status %s", status)
+            connection_id = event.request_context.get("connectionId")
+            _log.info("connection %s refused with status %s", connection_id, status)
         else:
             metrics.message_received(event)
         metrics.flush()
