@@ -183,3 +183,36 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_registry_url_is_opened_on_first_use(tmp_path: Path) -> None:
+    db = tmp_path / "lazy.db"
+    config.configure(registry=f"sqlite:///{db}")
+    assert not db.exists()
+    ws_get_all_connections()
+    assert db.exists()
+
+
+def test_first_use_from_many_threads_builds_one_registry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import threading
+
+    monkeypatch.setenv("WSGATE_REGISTRY", f"sqlite:///{tmp_path / 'threads.db'}")
+    registries: list[object] = []
+    senders: list[object] = []
+    barrier = threading.Barrier(8)
+
+    def first_use() -> None:
+        barrier.wait()
+        registries.append(config.get_registry())
+        senders.append(config.get_sender())
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(registries) == len(senders) == 8
+    assert len({id(r) for r in registries}) == 1
+    assert len({id(s) for s in senders}) == 1
