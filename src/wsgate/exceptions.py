@@ -13,6 +13,7 @@ event a ``ValueError``).
     │   ├── DuplicateRouteError (ValueError)     the same route key registered twice
     │   └── InvalidRouteError (ValueError)       a route key or selection expression that cannot be
     ├── ConnectRejected                          raised in a $connect handler to refuse the handshake
+    │   └── HandshakeRejected                    a test client's handshake got a non-101 status
     ├── MessageRejected                          raised in a message handler to reject an acked message
     ├── ConfigurationError                       wsgate is configured wrongly (endpoint, table, URL)
     ├── RegistryError                            the connection registry failed
@@ -26,10 +27,13 @@ event a ``ValueError``).
     │   ├── ThrottledError                       429 still failing after the retry budget
     │   ├── ServerError                          5xx still failing after the retry budget
     │   └── TransportError                       network failure / timeout after the retry budget
-    └── AuthError                                authorizer outcomes
-        ├── Unauthorized                         401: missing or invalid credentials
-        ├── AccessDenied                         403: valid credentials, access refused
-        └── AuthorizerConfigurationError         500: the authorizer failed or answered wrongly
+    ├── AuthError                                authorizer outcomes
+    │   ├── Unauthorized                         401: missing or invalid credentials
+    │   ├── AccessDenied                         403: valid credentials, access refused
+    │   └── AuthorizerConfigurationError         500: the authorizer failed or answered wrongly
+    └── SessionError                             a test client's WebSocket session (wsgate.testing)
+        ├── SessionClosed (ConnectionError)      the connection is closed (close code and reason)
+        └── ReceiveTimeout (TimeoutError)        no message arrived within the timeout
 
 Errors carry their data as attributes (``connection_id``, ``status_code``, ...) and build
 their message in ``__str__``.
@@ -48,16 +52,20 @@ __all__ = [
     "DuplicateRouteError",
     "EventError",
     "ForbiddenError",
+    "HandshakeRejected",
     "InvalidBodyError",
     "InvalidRecordError",
     "InvalidRouteError",
     "MessageRejected",
     "PayloadTooLargeError",
+    "ReceiveTimeout",
     "RegistryError",
     "RegistryUnavailable",
     "RouteError",
     "SendError",
     "ServerError",
+    "SessionClosed",
+    "SessionError",
     "ThrottledError",
     "TransportError",
     "Unauthorized",
@@ -142,6 +150,33 @@ class ConnectRejected(WsgateError):
     def __str__(self) -> str:
         suffix = f": {self.reason}" if self.reason else ""
         return f"connection rejected with status {self.status_code}{suffix}"
+
+
+class HandshakeRejected(ConnectRejected):
+    """A test client's WebSocket handshake was answered with this status instead of ``101``.
+
+    Raised by :mod:`wsgate.testing` clients when the authorizer or ``$connect`` refuses the
+    connection (or the integration fails: 502), exactly where a real client sees
+    ``Unexpected server response: 401``. Catching :class:`ConnectRejected` catches it too.
+
+    Attributes:
+        status_code: The HTTP status the client got (401, 403, 500, 502, ...).
+        reason: The response body as text (empty when there was none).
+        headers: The response headers, when the transport reports them.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        reason: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code, reason)
+        self.headers = dict(headers or {})
+
+    def __str__(self) -> str:
+        suffix = f": {self.reason}" if self.reason else ""
+        return f"WebSocket handshake rejected with HTTP {self.status_code}{suffix}"
 
 
 class MessageRejected(WsgateError):
@@ -320,3 +355,47 @@ class AuthorizerConfigurationError(AuthError):
     """
 
     status_code = 500
+
+
+# --- test sessions ----------------------------------------------------------------------------
+
+
+class SessionError(WsgateError):
+    """A :mod:`wsgate.testing` client session cannot do what was asked."""
+
+
+class SessionClosed(SessionError, ConnectionError):
+    """The test session's connection is closed: nothing more can be sent or received.
+
+    Attributes:
+        connection_id: The connection, when known.
+        code: The close code (1000 normal, 1001 going away, 1005 none given, 1006 abnormal).
+        reason: The close reason (may be empty).
+    """
+
+    def __init__(self, connection_id: str | None, code: int, reason: str = "") -> None:
+        super().__init__(connection_id, code, reason)
+        self.connection_id = connection_id
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        suffix = f" {self.reason!r}" if self.reason else ""
+        return f"connection {self.connection_id!r} is closed ({self.code}{suffix})"
+
+
+class ReceiveTimeout(SessionError, TimeoutError):
+    """Nothing arrived on the test session within the timeout.
+
+    Attributes:
+        connection_id: The connection that was waited on, when known.
+        timeout: The seconds waited.
+    """
+
+    def __init__(self, connection_id: str | None, timeout: float) -> None:
+        super().__init__(connection_id, timeout)
+        self.connection_id = connection_id
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return f"no message for connection {self.connection_id!r} within {self.timeout:g} s"
