@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from wsgate import config
@@ -57,7 +57,7 @@ def ws_store_connection(
     connection_id: str,
     user_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
-    ttl: int | float | None = None,
+    ttl: float | timedelta | datetime | None = None,
 ) -> ConnectionDict:
     """Record a new connection. Call it from your ``$connect`` handler (seed Rule 1).
 
@@ -75,7 +75,8 @@ def ws_store_connection(
         ttl: When the record expires (DynamoDB TTL ``expiresAt``). ``None``: now + 2 hours (or
             ``WSGATE_TTL``). A small number such as ``7200`` is a duration in seconds; a number
             that is an epoch time, such as the seed's ``int(time.time()) + 7200``, is the
-            absolute expiry; epoch milliseconds are converted to seconds.
+            absolute expiry; epoch milliseconds are converted to seconds. A ``timedelta`` is a
+            duration, an aware ``datetime`` an absolute time.
 
     Returns:
         The stored record as the seed's dict (``connectionId``, ``userId``, ``connectedAt``,
@@ -132,8 +133,9 @@ def ws_update_connection(connection_id: str, updates: Mapping[str, Any]) -> Conn
 
     ``updates`` uses the record's keys (seed spelling or snake_case): ``userId``, ``metadata``
     (replaces the map), ``expiresAt`` (or ``ttl``; read like ``ws_store_connection``'s ``ttl``),
-    ``lastActivity`` (epoch seconds), ``endpoint``, ``rooms`` and ``topics`` (the complete new
-    sets: missing ones are left, new ones joined). ``connectionId`` may be present if unchanged.
+    ``lastActivity`` (epoch seconds; it only moves forward), ``endpoint``, ``rooms`` and
+    ``topics`` (the complete new sets: missing ones are left, new ones joined).
+    ``connectionId`` may be present if unchanged.
     A deleted or expired connection is never re-created.
 
     Raises:
