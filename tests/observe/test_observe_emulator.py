@@ -4,106 +4,24 @@ metrics count exactly what happened."""
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 from emf_check import parse_lines, totals
-
-ROOT = Path(__file__).resolve().parents[2]
-CHAT = ROOT / "examples" / "chat" / "app.py"
-DEADLINE = 30.0 * float(os.environ.get("WSGATE_TEST_TIMEOUT_FACTOR", "1"))
+from emulator_proc import Output, serve, wait_for
 
 pytest.importorskip("websockets")
 
 
-class Output:
-    """Collects a stream's lines in a thread, so the test can poll without blocking."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.lines: list[str] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            with self._lock:
-                self.lines.append(line.rstrip("\n"))
-
-    def text(self) -> str:
-        with self._lock:
-            return "\n".join(self.lines)
-
-    def join(self) -> None:
-        self._thread.join(DEADLINE)
-
-
-def wait_for(condition: Callable[[], Any], what: str) -> Any:
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def chat_server(tmp_path: Path) -> Iterator[tuple[str, Output, Output]]:
-    env = dict(os.environ)
-    env.update(
-        WSGATE_REGISTRY=f"sqlite:///{tmp_path / 'registry.db'}",
-        WSGATE_METRICS="on",
-        WSGATE_METRICS_NAMESPACE="chat-e2e",
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION="us-east-1",
-        PYTHONUNBUFFERED="1",
-    )
-    env.pop("WSGATE_ENDPOINT", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wsgate.cli", "serve", str(CHAT), "--port", "0", "--no-dashboard"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert process.stdout is not None and process.stderr is not None
-    out, err = Output(process.stdout), Output(process.stderr)
-    try:
-        found = wait_for(
-            lambda: (
-                re.search(r"WebSocket\s+(ws://127\.0\.0\.1:\d+/\S+)", out.text())
-                or process.poll() is not None
-            ),
-            "the emulator to listen",
-        )
-        assert process.poll() is None, err.text()
-        yield found.group(1), out, err
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(DEADLINE)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(DEADLINE)
-        out.join()
-        err.join()
-        process.stdout.close()
-        process.stderr.close()
+    with serve(tmp_path) as served:
+        yield served.url, served.out, served.err
 
 
 def test_chat_session_metrics_and_logs(chat_server: tuple[str, Output, Output]) -> None:
