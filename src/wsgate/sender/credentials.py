@@ -19,6 +19,8 @@ from wsgate.exceptions import ConfigurationError
 
 __all__ = ["Credentials", "CredentialsProvider", "DefaultCredentials", "StaticCredentials"]
 
+_ENV_RECHECK = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
@@ -64,20 +66,33 @@ class DefaultCredentials:
         self._refresh_interval = refresh_interval
         self._lock = threading.Lock()
         self._cached: Credentials | None = None
+        self._from_env = False
         self._cached_at = 0.0
+        self._env_checked_at = -_ENV_RECHECK
         self._botocore: Any = None
 
     def get(self) -> Credentials:
         """Returns current credentials.
 
+        The environment is read at most once per second (the signature path calls this for
+        every request); credentials from botocore are reused for ``refresh_interval``.
+
         Raises:
             ConfigurationError: No credentials anywhere (no env vars, no profile, no role).
         """
+        now = time.monotonic()
+        cached = self._cached
+        if (
+            cached is not None
+            and now - self._env_checked_at < _ENV_RECHECK
+            and (self._from_env or now - self._cached_at < self._refresh_interval)
+        ):
+            return cached
+        self._env_checked_at = now
         env = os.environ
         access = env.get("AWS_ACCESS_KEY_ID")
         secret = env.get("AWS_SECRET_ACCESS_KEY")
         if access and secret:
-            cached = self._cached
             token = env.get("AWS_SESSION_TOKEN") or None
             if (
                 cached is None
@@ -86,9 +101,11 @@ class DefaultCredentials:
                 or cached.token != token
             ):
                 cached = self._cached = Credentials(access, secret, token)
+            self._from_env = True
             return cached
-        now = time.monotonic()
-        cached = self._cached
+        if self._from_env:  # the variables are gone: ask the chain
+            self._from_env = False
+            cached = self._cached = None
         if cached is not None and now - self._cached_at < self._refresh_interval:
             return cached
         with self._lock:

@@ -16,7 +16,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from wsgate.exceptions import ConfigurationError
 
@@ -53,6 +53,8 @@ class Endpoint:
             scheme's default), which is also what SigV4 signs.
         path_prefix: The stage path as it goes on the wire (``/prod``; ``""`` for none).
         region: The region in an ``execute-api`` host name, else ``None``.
+        canonical_prefix: ``path_prefix`` as SigV4's canonical URI writes it, when that is
+            a plain quoting of it (no dot segments or empty segments), else ``None``.
     """
 
     url: str
@@ -62,6 +64,7 @@ class Endpoint:
     host_header: str
     path_prefix: str
     region: str | None
+    canonical_prefix: str | None = None
 
     @property
     def is_tls(self) -> bool:
@@ -70,6 +73,12 @@ class Endpoint:
 
 
 _parsed: dict[str, Endpoint] = {}
+
+
+def _plain_path(prefix: str) -> bool:
+    # SigV4 removes dot segments and empty segments before quoting; a prefix without them
+    # can be quoted on its own, once.
+    return all(seg not in ("", ".", "..") for seg in prefix.split("/")[1:]) if prefix else True
 
 
 def parse_endpoint(url: str) -> Endpoint:
@@ -114,6 +123,7 @@ def parse_endpoint(url: str) -> Endpoint:
         host_header=host_header,
         path_prefix=prefix,
         region=match.group(1).lower() if match else None,
+        canonical_prefix=quote(prefix, safe="/~") if _plain_path(prefix) else None,
     )
     if len(_parsed) < 1024:
         _parsed[url] = endpoint

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["HttpTransport"]
 
 _USER_AGENT = "wsgate/0.1"
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_=-]+\Z").match
 
 
 class HttpTransport:
@@ -65,12 +67,16 @@ class HttpTransport:
             max_idle=max_idle,
         )
         self._signers: dict[str, SigV4Signer] = {}
+        self._by_endpoint: dict[str, SigV4Signer] = {}
         self._date_second = -1
         self._date = ""
         self._body: bytes | None = None
         self._body_hash = EMPTY_SHA256
 
     def _signer(self, endpoint: Endpoint) -> SigV4Signer:
+        signer = self._by_endpoint.get(endpoint.url)
+        if signer is not None:
+            return signer
         region = (
             self._region
             or endpoint.region
@@ -81,6 +87,8 @@ class HttpTransport:
         signer = self._signers.get(region)
         if signer is None:
             signer = self._signers[region] = SigV4Signer(region)
+        if len(self._by_endpoint) < 256:
+            self._by_endpoint[endpoint.url] = signer
         return signer
 
     def _request(self, method: str, ep: Endpoint, connection_id: str, body: bytes) -> bytes:
@@ -94,10 +102,18 @@ class HttpTransport:
             # A broadcast sends the same bytes object to everyone: hash it once.
             self._body_hash = payload_hash(body)
             self._body = body
-        wire_path = f"{ep.path_prefix}/@connections/{quote(connection_id, safe='')}"
+        if ep.canonical_prefix is not None and _PLAIN_ID(connection_id):
+            # The usual id (base64-ish: letters, digits, '-', '_', '='): only '=' needs
+            # escaping, and the canonical URI escapes the '%' and the '@' once more.
+            quoted = connection_id.replace("=", "%3D")
+            wire_path = f"{ep.path_prefix}/@connections/{quoted}"
+            canonical = f"{ep.canonical_prefix}/%40connections/{quoted.replace('%', '%25')}"
+        else:
+            wire_path = f"{ep.path_prefix}/@connections/{quote(connection_id, safe='')}"
+            canonical = canonical_uri(wire_path)
         creds = self._credentials.get()
         auth = self._signer(ep).authorization(
-            creds, method, canonical_uri(wire_path), ep.host_header, date, self._body_hash
+            creds, method, canonical, ep.host_header, date, self._body_hash
         )
         token = f"X-Amz-Security-Token: {creds.token}\r\n" if creds.token else ""
         length = f"Content-Length: {len(body)}\r\n" if body or method == "POST" else ""

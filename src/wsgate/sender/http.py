@@ -14,6 +14,7 @@ host name (``ssl.create_default_context()`` unless a context is given).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from wsgate.sender.response import HTTPProtocolError, Response, ResponseParser
@@ -163,6 +164,7 @@ class ConnectionPool:
         self.max_idle = max_idle
         self.idle_timeout = idle_timeout
         self._idle: dict[tuple[str, str, int], list[HTTPConnection]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.connections_opened = 0
 
     def _ssl(self) -> ssl.SSLContext:
@@ -195,11 +197,16 @@ class ConnectionPool:
             ConnectionClosed: The server closed the connection without answering.
             HTTPProtocolError: The server's answer was not valid HTTP/1.1.
         """
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # Connections belong to the loop that opened them (a new loop after a fork, or a
+            # test calling asyncio.run twice): forget the old ones.
+            self._drop_all()
+            self._loop = loop
         key = (scheme, host, port)
         idle = self._idle.get(key)
         if idle is None:
             idle = self._idle[key] = []
-        loop = asyncio.get_running_loop()
         conn: HTTPConnection | None = None
         now = loop.time()
         while idle:
@@ -244,7 +251,11 @@ class ConnectionPool:
 
     def close(self) -> None:
         """Closes every idle connection (in-flight ones close when their request ends)."""
+        self._drop_all()
+
+    def _drop_all(self) -> None:
         for conns in self._idle.values():
             for conn in conns:
-                conn.close()
+                with contextlib.suppress(RuntimeError):  # its loop is closed already
+                    conn.close()
         self._idle.clear()

@@ -1,0 +1,290 @@
+"""Broadcast throughput and CPU cost: wsgate's sender against boto3, in one run.
+
+Every contender runs in its own fresh subprocess against the same local ``@connections``
+stub (another subprocess, answering every request after ``--delay`` ms, like the Management
+API's ~20 ms), and reports wall time plus its own process CPU time (``getrusage``, all
+threads) for the sends alone. Contenders:
+
+* ``wsgate``        — ``Sender.broadcast`` (stdlib transport, 256 in flight);
+* ``wsgate-boto3``  — ``Sender(transport="boto3").broadcast`` (64 threads);
+* ``boto3-threads`` — the usual fix: a boto3 client shared by 64 threads (the baseline);
+* ``boto3-loop``    — the seed's anti-pattern, one send after the other (a sample of
+  ``--loop-sample`` sends; its rate is what matters).
+
+Import cost of the send path (``import wsgate.sender`` + first ``Sender``) against ``import
+boto3`` + first client, median of fresh interpreters. Run::
+
+    .venv/bin/python bench/bench_broadcast.py            # N = 10,000, 20 ms
+    .venv/bin/python bench/bench_broadcast.py --write    # and record in bench/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+ENV = {
+    **os.environ,
+    "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "PYTHONPATH": str(ROOT / "src"),
+}
+ENV.pop("WSGATE_ENDPOINT", None)
+
+_OK = b"HTTP/1.1 200 OK\r\nx-amzn-RequestId: bench\r\nContent-Length: 0\r\n\r\n"
+
+
+# --- the stub ---------------------------------------------------------------------------------
+
+
+class _StubProtocol(asyncio.Protocol):
+    """Answers each request 200 after a fixed delay (requests on a connection are serial)."""
+
+    def __init__(self, delay: float, counter: list[int]) -> None:
+        self.delay = delay
+        self.counter = counter
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+        self.loop = asyncio.get_running_loop()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = buf[:end].lower()
+            at = head.find(b"content-length:")
+            length = int(head[at + 15 :].split(b"\r\n", 1)[0]) if at >= 0 else 0
+            if len(buf) < end + 4 + length:
+                break
+            buf = buf[end + 4 + length :]
+            self.counter[0] += 1
+            self.loop.call_later(self.delay, self._answer)
+        self.buf = buf
+
+    def _answer(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(_OK)
+
+
+async def _serve(delay: float) -> None:
+    counter = [0]
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: _StubProtocol(delay, counter), "127.0.0.1", 0, backlog=4096
+    )
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until parent closes
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"requests": counter[0], "cpu": usage.ru_utime + usage.ru_stime}), flush=True)
+
+
+# --- contenders (each in its own process) -----------------------------------------------------
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _contender(name: str, endpoint: str, n: int) -> dict[str, float]:
+    ids = [f"Bench{i:06d}Id=" for i in range(n)]
+    data = b'{"type":"tick","payload":"' + b"x" * 200 + b'"}'
+    if name in ("wsgate", "wsgate-boto3"):
+        from wsgate.sender import Sender
+
+        sender = Sender(endpoint, transport="boto3" if name == "wsgate-boto3" else None)
+        cpu0, t0 = _cpu(), time.perf_counter()
+        result = sender.broadcast(ids, data)
+        wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+        ok = len(result.sent)
+    else:
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.client(
+            "apigatewaymanagementapi",
+            endpoint_url=endpoint,
+            config=Config(max_pool_connections=64),
+        )
+        if name == "boto3-threads":
+            from concurrent.futures import ThreadPoolExecutor
+
+            def post(cid: str) -> None:
+                client.post_to_connection(ConnectionId=cid, Data=data)
+
+            cpu0, t0 = _cpu(), time.perf_counter()
+            with ThreadPoolExecutor(64) as pool:
+                list(pool.map(post, ids))
+            wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+        else:
+            cpu0, t0 = _cpu(), time.perf_counter()
+            for cid in ids:
+                client.post_to_connection(ConnectionId=cid, Data=data)
+            wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+        ok = n
+    return {"n": n, "ok": ok, "wall": wall, "cpu": cpu}
+
+
+_IMPORT_WSGATE = (
+    "import time; t=time.perf_counter(); import wsgate.sender as s;"
+    "s.Sender('https://abc.execute-api.eu-west-1.amazonaws.com/prod');"
+    "print(time.perf_counter()-t)"
+)
+_IMPORT_BOTO3 = (
+    "import time; t=time.perf_counter(); import boto3;"
+    "boto3.client('apigatewaymanagementapi',"
+    " endpoint_url='https://abc.execute-api.eu-west-1.amazonaws.com/prod');"
+    "print(time.perf_counter()-t)"
+)
+
+
+def _import_time(code: str, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=True
+        )
+        times.append(float(out.stdout))
+    return statistics.median(times)
+
+
+# --- driver -----------------------------------------------------------------------------------
+
+
+def _run_contender(name: str, endpoint: str, n: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "_client", name, endpoint, str(n)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=10_000, help="recipients per broadcast")
+    parser.add_argument("--delay", type=float, default=20.0, help="stub answer delay, ms")
+    parser.add_argument("--loop-sample", type=int, default=500, help="sends for boto3-loop")
+    parser.add_argument("--import-runs", type=int, default=7)
+    parser.add_argument("--write", action="store_true", help="record in bench/RESULTS.md")
+    args = parser.parse_args()
+
+    stub = subprocess.Popen(
+        [sys.executable, __file__, "_stub", str(args.delay / 1000)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    assert stub.stdout is not None and stub.stdin is not None
+    endpoint = f"http://127.0.0.1:{stub.stdout.readline().strip()}/bench"
+    rows: dict[str, dict[str, float]] = {}
+    try:
+        for name, n in [
+            ("wsgate", args.n),
+            ("boto3-threads", args.n),
+            ("wsgate-boto3", args.n),
+            ("boto3-loop", args.loop_sample),
+        ]:
+            rows[name] = _run_contender(name, endpoint, n)
+            r = rows[name]
+            print(
+                f"{name:14s} n={int(r['n']):6d} ok={int(r['ok']):6d} "
+                f"{r['n'] / r['wall']:9.0f} sends/s {r['cpu'] / r['n'] * 1e6:7.1f} µs CPU/send",
+                flush=True,
+            )
+    finally:
+        stub.stdin.close()
+        stats = json.loads(stub.stdout.readline() or "{}")
+        stub.wait(10)
+    imp_wsgate = _import_time(_IMPORT_WSGATE, args.import_runs)
+    imp_boto3 = _import_time(_IMPORT_BOTO3, args.import_runs)
+    base = rows["boto3-threads"]
+    table = [
+        "| contender | sends | sends/s | CPU µs/send | sends/s vs boto3-threads | CPU vs boto3-threads |",
+        "|---|---|---|---|---|---|",
+    ]
+    base_rate, base_cpu = base["n"] / base["wall"], base["cpu"] / base["n"]
+    for name, r in rows.items():
+        rate, cpu = r["n"] / r["wall"], r["cpu"] / r["n"]
+        table.append(
+            f"| {name} | {int(r['n']):,} | {rate:,.0f} | {cpu * 1e6:,.1f} | "
+            f"{rate / base_rate:.2f}× | {cpu / base_cpu:.3f}× |"
+        )
+    table += [
+        "",
+        "| send path import + first client (median of fresh interpreters) | ms | ratio |",
+        "|---|---|---|",
+        f"| `import wsgate.sender` + `Sender(...)` | {imp_wsgate * 1000:.1f} | "
+        f"{imp_wsgate / imp_boto3:.2f}× |",
+        f"| `import boto3` + `boto3.client('apigatewaymanagementapi')` (baseline) | "
+        f"{imp_boto3 * 1000:.1f} | 1.00× |",
+    ]
+    stub_line = (
+        f"Stub: {stats.get('requests', 0):,} requests answered after {args.delay:g} ms, "
+        f"{stats.get('cpu', 0.0) / max(1, stats.get('requests', 1)) * 1e6:.1f} µs CPU each."
+    )
+    print("\n".join(table))
+    print(stub_line)
+    if args.write:
+        _write(table, stub_line, args)
+
+
+def _write(table: list[str], stub_line: str, args: argparse.Namespace) -> None:
+    path = HERE / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    cmd = ".venv/bin/python bench/bench_broadcast.py"
+    if args.n != 10_000 or args.delay != 20.0:
+        cmd += f" -n {args.n} --delay {args.delay:g}"
+    section = "\n".join(
+        [
+            "## Sender and broadcast",
+            "",
+            f"Command: `{cmd} --write` (CPython {sys.version.split()[0]}, "
+            f"{os.cpu_count()} CPUs shared with other work; "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}). One run: every contender in "
+            f"its own process against one local `@connections` stub process; CPU is the "
+            "contender's own process CPU time (user + system, all threads) for the sends alone.",
+            "",
+            *table,
+            "",
+            stub_line,
+            "",
+        ]
+    )
+    start = text.find("## Sender and broadcast")
+    if start >= 0:
+        end = text.find("\n## ", start + 3)
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_stub":
+        asyncio.run(_serve(float(sys.argv[2])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_client":
+        print(json.dumps(_contender(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+    else:
+        main()
