@@ -13,6 +13,7 @@ import socket
 import struct
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +31,11 @@ class StreamState:
 class ProtocolClient:
     """Runs in a background thread; read its fields under ``lock``."""
 
-    def __init__(self, url: str, rooms: list[str], *, gap_timeout: float = 0.5) -> None:
+    def __init__(
+        self, url: str, rooms: list[str], *, gap_timeout: float = 0.5, answer_timeout: float = 10
+    ) -> None:
         self.url = url
+        self.answer_timeout = answer_timeout
         self.rooms = rooms
         self.gap_timeout = gap_timeout
         self.lock = threading.Lock()
@@ -41,8 +45,10 @@ class ProtocolClient:
         self.resumed: list[dict[str, Any]] = []
         self.acks: dict[str, dict[str, Any]] = {}
         self.connects = 0
+        self.log: list[dict[str, Any]] = []  # every frame but messages, for diagnosis
         self.duplicates = 0
         self._ids = itertools.count(1)
+        self.client_id = uuid.uuid4().hex[:12]
         self._online = threading.Event()
         self._online.set()
         self._stop = threading.Event()
@@ -109,10 +115,12 @@ class ProtocolClient:
 
     def _session(self, ws: ClientConnection) -> None:
         for room in self.rooms:
-            ack_id = f"join-{next(self._ids)}"
+            ack_id = f"{self.client_id}-join-{next(self._ids)}"  # ack ids are global: prefix
             ws.send(json.dumps({"action": "join", "room": room, "ackId": ack_id}))
             while ack_id not in self.acks:
-                self._handle(ws, json.loads(ws.recv(timeout=10)))
+                self._handle(ws, json.loads(ws.recv(timeout=self.answer_timeout)))
+            if self.acks[ack_id]["status"] != "accepted":
+                raise ConnectionError(f"join refused: {self.acks[ack_id]}")  # start over
         with self.lock:
             positions = {s: st.delivered for s, st in self.streams.items()}
         if positions:
@@ -128,6 +136,8 @@ class ProtocolClient:
 
     def _handle(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
+        if kind != "wsgate.msg":
+            self.log.append(frame)
         if kind == "wsgate.ack":
             self.acks[frame["ackId"]] = frame
         elif kind == "wsgate.sync":
@@ -147,6 +157,8 @@ class ProtocolClient:
                     self._flush(frame["stream"], state)
             if frame["status"] == "lost":
                 self._ack(ws, frame["stream"])
+            elif frame["status"] == "denied":
+                raise ConnectionError(f"resume denied: {frame}")  # reconnect and rejoin
 
     def _message(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
         stream, seq = frame["stream"], frame["seq"]

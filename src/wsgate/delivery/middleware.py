@@ -19,7 +19,7 @@ from wsgate.delivery import protocol
 from wsgate.delivery.store import ClaimState
 from wsgate.events import WebSocketEvent
 from wsgate.exceptions import EventError, MessageRejected, SendError, WsgateError
-from wsgate.responses import Response
+from wsgate.responses import Response, error_response
 
 if TYPE_CHECKING:
     from wsgate.delivery.service import Delivery
@@ -100,10 +100,15 @@ class DeliveryMiddleware:
                 self._quietly(self.delivery.pump_connection, event.connection_id)
 
     def _message(self, event: WebSocketEvent, call_next: CallNext) -> Any:
-        ack_id = self._ack_id(event)
+        delivery = self.delivery
+        try:
+            ack_id = self._ack_id(event)
+        except EventError as exc:
+            # A malformed ackId: the handler does not run, and the client is told why.
+            _reply(delivery, event.connection_id, protocol.error_frame(str(exc)))
+            return error_response(400, "Bad request body")
         if ack_id is None:
             return call_next(event)
-        delivery = self.delivery
         scope = self._scope(event)
         now = delivery.clock()
         claim = delivery.store.claim(
