@@ -462,6 +462,7 @@ class RemoteTestClient:
                 ) from None
             except OSError as exc:
                 raise SessionError(f"cannot connect to {url}: {exc}") from exc
+            ws.__enter__()  # we own its lifetime (and newer websockets warn otherwise)
             new = set(self.connections) - before - set(self._sessions)
             if len(new) != 1:
                 ws.close()
