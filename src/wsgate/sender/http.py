@@ -43,6 +43,36 @@ def _timeout(waiter: asyncio.Future[Response]) -> None:
         waiter.set_exception(TimeoutError("no response within the timeout"))
 
 
+class _Sweeper:
+    """One periodic timer for every request in flight, instead of one timer per request.
+
+    A timer per request costs a heap push and a cancelled entry per exchange; at 10,000
+    requests a second that is measurable. The price is precision: a timeout fires up to
+    ``interval`` late.
+    """
+
+    __slots__ = ("_handle", "_loop", "interval", "waiting")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        self._loop = loop
+        self.interval = interval
+        self.waiting: dict[asyncio.Future[Response], float] = {}
+        self._handle: asyncio.TimerHandle | None = None
+
+    def add(self, waiter: asyncio.Future[Response], deadline: float) -> None:
+        self.waiting[waiter] = deadline
+        if self._handle is None:
+            self._handle = self._loop.call_later(self.interval, self._sweep)
+
+    def _sweep(self) -> None:
+        now = self._loop.time()
+        expired = [w for w, deadline in self.waiting.items() if deadline <= now or w.done()]
+        for waiter in expired:
+            del self.waiting[waiter]
+            _timeout(waiter)
+        self._handle = self._loop.call_later(self.interval, self._sweep) if self.waiting else None
+
+
 class HTTPConnection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
@@ -101,7 +131,7 @@ class HTTPConnection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
-    async def exchange(self, request: bytes, timeout: float) -> Response:
+    async def exchange(self, request: bytes, timeout: float, sweeper: _Sweeper) -> Response:
         """Sends one request and waits for its response.
 
         Raises:
@@ -117,7 +147,7 @@ class HTTPConnection(asyncio.Protocol):
         self._waiter = waiter
         self._got_bytes = False
         transport.write(request)
-        handle = loop.call_at(loop.time() + timeout, _timeout, waiter)
+        sweeper.add(waiter, loop.time() + timeout)
         try:
             return await waiter
         except BaseException:
@@ -127,7 +157,7 @@ class HTTPConnection(asyncio.Protocol):
             transport.abort()
             raise
         finally:
-            handle.cancel()
+            sweeper.waiting.pop(waiter, None)
 
     def close(self) -> None:
         """Closes the connection (idempotent)."""
@@ -165,6 +195,7 @@ class ConnectionPool:
         self.idle_timeout = idle_timeout
         self._idle: dict[tuple[str, str, int], list[HTTPConnection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweeper: _Sweeper | None = None
         self.connections_opened = 0
 
     def _ssl(self) -> ssl.SSLContext:
@@ -203,6 +234,10 @@ class ConnectionPool:
             # test calling asyncio.run twice): forget the old ones.
             self._drop_all()
             self._loop = loop
+            interval = max(0.01, min(0.1, self.read_timeout / 4))
+            self._sweeper = _Sweeper(loop, interval)
+        sweeper = self._sweeper
+        assert sweeper is not None
         key = (scheme, host, port)
         idle = self._idle.get(key)
         if idle is None:
@@ -218,7 +253,7 @@ class ConnectionPool:
             break
         if conn is not None:
             try:
-                response = await conn.exchange(request, self.read_timeout)
+                response = await conn.exchange(request, self.read_timeout, sweeper)
             except ConnectionClosed as exc:
                 conn.close()
                 if exc.got_bytes:
@@ -229,7 +264,7 @@ class ConnectionPool:
                 return response
         conn = await self._connect(scheme, host, port)
         try:
-            response = await conn.exchange(request, self.read_timeout)
+            response = await conn.exchange(request, self.read_timeout, sweeper)
         except ConnectionClosed:
             conn.close()
             raise

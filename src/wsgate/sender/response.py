@@ -11,13 +11,15 @@ fuzzes this with hypothesis).
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["HTTPProtocolError", "Response", "ResponseParser"]
 
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 4 * 1024 * 1024
 _MAX_CHUNK_LINE = 4 * 1024
 _HEX = frozenset(b"0123456789abcdefABCDEF")
-_TOKEN_BAD = frozenset(b' \t\r\n"(),/:;<=>?@[\\]{}')
+_is_token = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z").match
 
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _TRAILERS, _UNTIL_EOF, _DEAD = range(7)
 
@@ -53,21 +55,21 @@ class Response:
 
 
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str], bool]:
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or parts[0] not in (b"HTTP/1.1", b"HTTP/1.0"):
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or parts[0] not in ("HTTP/1.1", "HTTP/1.0"):
         raise HTTPProtocolError(f"bad status line {lines[0][:80]!r}")
     code = parts[1]
-    if len(code) != 3 or not code.isdigit() or code[0] == 48:  # 100..999
+    if len(code) != 3 or not code.isdigit() or not code.isascii() or code[0] == "0":
         raise HTTPProtocolError(f"bad status code {code[:10]!r}")
-    reason = parts[2].decode("latin-1") if len(parts) == 3 else ""
+    reason = parts[2] if len(parts) == 3 else ""
     headers: dict[str, str] = {}
     for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep or not name or not _TOKEN_BAD.isdisjoint(name):
+        name, sep, value = line.partition(":")
+        if not sep or not _is_token(name):
             raise HTTPProtocolError(f"bad header line {line[:80]!r}")
-        key = name.decode("latin-1").lower()
-        text = value.strip(b" \t").decode("latin-1")
+        key = name.lower()
+        text = value.strip(" \t")
         if key in headers:
             if key == "content-length" and headers[key] != text:
                 raise HTTPProtocolError("conflicting Content-Length headers")
@@ -75,7 +77,7 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str], bool]:
                 headers[key] = f"{headers[key]}, {text}"
         else:
             headers[key] = text
-    keep_alive = parts[0] == b"HTTP/1.1"
+    keep_alive = parts[0] == "HTTP/1.1"
     connection = headers.get("connection")
     if connection is not None:
         tokens = {t.strip().lower() for t in connection.split(",")}
@@ -115,6 +117,10 @@ class ResponseParser:
         """
         if self._state == _DEAD:
             raise HTTPProtocolError("parser used after a protocol error")
+        if self._state == _HEAD and not self._buf:
+            fast = self._fast(data)
+            if fast is not None:
+                return [fast]
         self._buf = self._buf + data if self._buf else data
         out: list[Response] = []
         try:
@@ -124,6 +130,30 @@ class ResponseParser:
             self._state = _DEAD
             raise
         return out
+
+    def _fast(self, data: bytes) -> Response | None:
+        # One whole Content-Length response in one read: the usual case, parsed in one go.
+        end = data.find(b"\r\n\r\n")
+        if end <= 0 or not data.startswith(b"HTTP/1."):
+            return None
+        try:
+            status, reason, headers, keep_alive = _parse_head(data[:end])
+        except HTTPProtocolError:
+            self._state = _DEAD
+            raise
+        length = headers.get("content-length")
+        if (
+            status >= 200
+            and length is not None
+            and length.isascii()
+            and length.isdigit()
+            and len(length) <= 10
+            and "transfer-encoding" not in headers
+            and status not in (204, 304)
+            and len(data) == end + 4 + int(length)
+        ):
+            return Response(status, reason, headers, data[end + 4 :], keep_alive)
+        return None
 
     def feed_eof(self) -> Response | None:
         """The peer closed: returns a body framed by the close, ``None`` if idle.
