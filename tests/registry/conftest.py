@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from wsgate.testing.servers import LocalServer
-
-boto3 = pytest.importorskip("boto3")
-from botocore.config import Config  # noqa: E402
 
 
 def make_client(server: LocalServer, **config: Any) -> Any:
@@ -33,10 +31,3 @@ def moto_client(moto_server: LocalServer) -> Any:
 
 def table_name() -> str:
     return f"wsgate-test-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("WSGATE_REGISTRY", "WSGATE_TABLE", "WSGATE_TTL", "AWS_ENDPOINT_URL_DYNAMODB"):
-        monkeypatch.delenv(name, raising=False)
-    yield

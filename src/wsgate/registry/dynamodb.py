@@ -46,14 +46,12 @@ from wsgate.registry.base import (
     check_ttl,
     normalize_metadata,
 )
+from wsgate.registry.dynamodb_access import TableAccess
+from wsgate.registry.dynamodb_groups import Groups
 from wsgate.registry.dynamodb_items import (
     ConditionFailed,
-    batch_delete,
-    batch_get,
-    call,
     encode_value,
 )
-from wsgate.registry.dynamodb_scan import parallel_scan
 from wsgate.registry.dynamodb_table import TableCodec, TableLayout, create_table
 
 if TYPE_CHECKING:
@@ -62,9 +60,6 @@ if TYPE_CHECKING:
 __all__ = ["DynamoDBRegistry", "TableLayout"]
 
 _TOUCH_CACHE: Final = 10_000
-
-
-_KINDS: Final = {"room": "rooms", "topic": "topics"}
 
 
 class DynamoDBRegistry:
@@ -105,9 +100,6 @@ class DynamoDBRegistry:
         self.table_name = table_name
         self.ttl = check_ttl(ttl)
         self.layout = layout or TableLayout()
-        self.scan_page_size = scan_page_size
-        self.scan_segments = max(1, scan_segments)
-        self.max_batch_attempts = max(1, max_batch_attempts)
         self._client = client
         self._owns_client = client is None
         self._region = region
@@ -116,6 +108,15 @@ class DynamoDBRegistry:
         self._touched: OrderedDict[str, float] = OrderedDict()
         self._touch_lock = threading.Lock()
         self._codec = TableCodec(table_name, self.layout)
+        self._table = TableAccess(
+            lambda: self.client,
+            self._codec,
+            scan_page_size=scan_page_size,
+            scan_segments=scan_segments,
+            max_batch_attempts=max_batch_attempts,
+        )
+        self._rooms = Groups(self._table, "room")
+        self._topics = Groups(self._table, "topic")
 
     def __repr__(self) -> str:
         return f"DynamoDBRegistry({self.table_name!r}, ttl={self.ttl})"
@@ -178,7 +179,7 @@ class DynamoDBRegistry:
 
     def delete_table(self) -> None:
         """Delete the table (tests and local tools)."""
-        call(self.client, "delete_table", TableName=self.table_name)
+        self._table.call("delete_table")
 
     # --- records ---------------------------------------------------------------------------
 
@@ -210,20 +211,20 @@ class DynamoDBRegistry:
         self._forget_touch(connection_id)
         try:
             # Upsert, keeping rooms and topics, unless the existing record has expired.
-            return self._update(
+            return self._table.update(
                 connection_id, sets, removes, "attribute_not_exists(#pk) OR #ex > :now", now
             )
         except ConditionFailed:
             self.delete(connection_id)
-            return self._update(connection_id, sets, removes, "attribute_not_exists(#pk)", now)
+            return self._table.update(
+                connection_id, sets, removes, "attribute_not_exists(#pk)", now
+            )
 
     def get(self, connection_id: str) -> Connection | None:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.get`. One consistent GetItem."""
         check_id(connection_id)
-        answer = call(
-            self.client,
+        answer = self._table.call(
             "get_item",
-            TableName=self.table_name,
             Key=self._codec.key(connection_id),
             ConsistentRead=True,
         )
@@ -275,7 +276,7 @@ class DynamoDBRegistry:
                 raise ConnectionNotFound(connection_id)
             return record
         try:
-            record = self._update(
+            record = self._table.update(
                 connection_id,
                 sets,
                 removes,
@@ -286,7 +287,7 @@ class DynamoDBRegistry:
         except ConditionFailed:
             raise ConnectionNotFound(connection_id) from None
         if "#ex" in sets:
-            self._retime_memberships(record)
+            self._table.retime(self._codec.membership_keys(record), record.expires_at)
         return record
 
     def delete(self, connection_id: str) -> bool:
@@ -294,10 +295,8 @@ class DynamoDBRegistry:
         BatchWriteItem per 25 memberships."""
         check_id(connection_id)
         self._forget_touch(connection_id)
-        answer = call(
-            self.client,
+        answer = self._table.call(
             "delete_item",
-            TableName=self.table_name,
             Key=self._codec.key(connection_id),
             ReturnValues="ALL_OLD",
         )
@@ -305,7 +304,7 @@ class DynamoDBRegistry:
         if not old:
             return False
         record = self._codec.record(old)
-        self._batch_delete(self._codec.membership_keys(record))
+        self._table.batch_delete(self._codec.membership_keys(record))
         return record.expires_at > time.time()
 
     def delete_many(self, connection_ids: Iterable[str]) -> int:
@@ -314,13 +313,13 @@ class DynamoDBRegistry:
         ids = list(dict.fromkeys(check_id(cid) for cid in connection_ids))
         if not ids:
             return 0
-        records = self._batch_get(ids)
+        records = self._table.batch_get(ids)
         keys: list[dict[str, Any]] = []
         for record in records:
             self._forget_touch(record.connection_id)
             keys.append(self._codec.key(record.connection_id))
             keys.extend(self._codec.membership_keys(record))
-        self._batch_delete(keys)
+        self._table.batch_delete(keys)
         now = time.time()
         return sum(1 for record in records if record.expires_at > now)
 
@@ -344,10 +343,8 @@ class DynamoDBRegistry:
         if last is not None and at - last < min_interval:
             return False
         try:
-            call(
-                self.client,
+            self._table.call(
                 "update_item",
-                TableName=self.table_name,
                 Key=self._codec.key(connection_id),
                 UpdateExpression="SET #la = :at",
                 ConditionExpression="attribute_exists(#pk) AND #ex > :at AND #la <= :before",
@@ -375,13 +372,13 @@ class DynamoDBRegistry:
     def all(self) -> Iterator[Connection]:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.all`. A paginated Scan (in
         ``scan_segments`` parallel segments), streamed page by page."""
-        return self._scan_records("#sk = :rec AND #ex > :now", {})
+        return self._table.scan_records("#sk = :rec AND #ex > :now", {})
 
     def by_user(self, user_id: str) -> list[Connection]:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.by_user`. A Query on ``byUser``
         (eventually consistent, like every GSI read)."""
         check_id(user_id, "user_id")
-        items = self._query(
+        items = self._table.query(
             self.layout.by_user_index,
             "#u = :key",
             {":key": encode_value(user_id)},
@@ -393,29 +390,29 @@ class DynamoDBRegistry:
     def active_since(self, since: float) -> Iterator[Connection]:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.active_since`. A filtered Scan."""
         since = check_timestamp(since, "since")
-        return self._scan_records(
+        return self._table.scan_records(
             "#sk = :rec AND #ex > :now AND #la >= :since", {":since": encode_value(since)}
         )
 
     def count(self) -> int:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.count`. A ``Select=COUNT`` Scan."""
-        pages = self._scan("#sk = :rec AND #ex > :now", {}, select_count=True)
+        pages = self._table.scan("#sk = :rec AND #ex > :now", {}, select_count=True)
         return sum(int(page.get("Count", 0)) for page in pages)
 
     # --- rooms and topics ------------------------------------------------------------------
 
     def join(self, connection_id: str, room: str) -> bool:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.join`. PutItem + UpdateItem."""
-        return self._add("room", connection_id, check_id(room, "room"))
+        return self._rooms.add(connection_id, check_id(room, "room"), self.ttl)
 
     def leave(self, connection_id: str, room: str) -> bool:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.leave`. UpdateItem + DeleteItem."""
-        return self._discard("room", connection_id, check_id(room, "room"))
+        return self._rooms.discard(connection_id, check_id(room, "room"))
 
     def room_members(self, room: str) -> list[Connection]:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.room_members`. A Query on
         ``byGroup`` plus a BatchGetItem per 100 members."""
-        return self._members("room", check_id(room, "room"))
+        return self._rooms.members(check_id(room, "room"))
 
     def rooms_of(self, connection_id: str) -> frozenset[str]:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.rooms_of`. One GetItem."""
@@ -424,15 +421,15 @@ class DynamoDBRegistry:
 
     def subscribe(self, connection_id: str, topic: str) -> bool:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.subscribe`."""
-        return self._add("topic", connection_id, check_id(topic, "topic"))
+        return self._topics.add(connection_id, check_id(topic, "topic"), self.ttl)
 
     def unsubscribe(self, connection_id: str, topic: str) -> bool:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.unsubscribe`."""
-        return self._discard("topic", connection_id, check_id(topic, "topic"))
+        return self._topics.discard(connection_id, check_id(topic, "topic"))
 
     def subscribers(self, topic: str) -> list[Connection]:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.subscribers`."""
-        return self._members("topic", check_id(topic, "topic"))
+        return self._topics.members(check_id(topic, "topic"))
 
     def topics_of(self, connection_id: str) -> frozenset[str]:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.topics_of`. One GetItem."""
@@ -457,7 +454,7 @@ class DynamoDBRegistry:
             condition = "#ex <= :at OR (#sk = :rec AND #la < :idle)"
         removed = 0
         orphans: list[dict[str, Any]] = []
-        for page in self._scan(condition, values):
+        for page in self._table.scan(condition, values):
             for item in page.get("Items", []):
                 if item[self.layout.sort_key]["S"] != self.layout.record_sort_value:
                     orphans.append(
@@ -466,10 +463,8 @@ class DynamoDBRegistry:
                     continue
                 cid = item[self.layout.connection_id]["S"]
                 try:
-                    answer = call(
-                        self.client,
+                    answer = self._table.call(
                         "delete_item",
-                        TableName=self.table_name,
                         Key=self._codec.key(cid),
                         ConditionExpression=condition,
                         ExpressionAttributeNames=self._codec.names_in(condition),
@@ -483,7 +478,7 @@ class DynamoDBRegistry:
                 orphans.extend(
                     self._codec.membership_keys(self._codec.record(answer["Attributes"]))
                 )
-        self._batch_delete(orphans)
+        self._table.batch_delete(orphans)
         return removed
 
     def close(self) -> None:
@@ -494,207 +489,6 @@ class DynamoDBRegistry:
 
     # --- internals -------------------------------------------------------------------------
 
-    def _update(
-        self,
-        connection_id: str,
-        sets: Mapping[str, Any],
-        removes: Iterable[str],
-        condition: str,
-        now: float,
-        extra_names: Mapping[str, str] | None = None,
-    ) -> Connection:
-        values: dict[str, Any] = {}
-        assignments = []
-        for index, (path, value) in enumerate(sets.items()):
-            values[f":v{index}"] = encode_value(value)
-            assignments.append(f"{path} = :v{index}")
-        expression = "SET " + ", ".join(assignments) if assignments else ""
-        removed = list(removes)
-        if removed:
-            expression += " REMOVE " + ", ".join(removed)
-        names = {**self._codec.names_in(expression, condition), **(extra_names or {})}
-        answer = call(
-            self.client,
-            "update_item",
-            TableName=self.table_name,
-            Key=self._codec.key(connection_id),
-            UpdateExpression=expression.strip(),
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=self._codec.values_in(values, expression, condition, now=now),
-            ReturnValues="ALL_NEW",
-        )
-        return self._codec.record(answer["Attributes"])
-
-    def _retime_memberships(self, record: Connection) -> None:
-        self._retime(self._codec.membership_keys(record), record.expires_at)
-
-    def _retime(self, keys: list[dict[str, Any]], expires_at: int) -> None:
-        # Membership items carry the connection's expiresAt so DynamoDB TTL collects them too.
-        for key in keys:
-            try:
-                call(
-                    self.client,
-                    "update_item",
-                    TableName=self.table_name,
-                    Key=key,
-                    UpdateExpression="SET #ex = :ex",
-                    ConditionExpression="attribute_exists(#pk)",
-                    ExpressionAttributeNames=self._codec.names_in("#ex #pk"),
-                    ExpressionAttributeValues={":ex": encode_value(expires_at)},
-                )
-            except ConditionFailed:
-                continue
-
     def _forget_touch(self, connection_id: str) -> None:
         with self._touch_lock:
             self._touched.pop(connection_id, None)
-
-    def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
-        if keys:
-            batch_delete(self.client, self.table_name, keys, self.max_batch_attempts)
-
-    def _batch_get(self, connection_ids: list[str]) -> list[Connection]:
-        keys = [self._codec.key(cid) for cid in connection_ids]
-        items = batch_get(self.client, self.table_name, keys, self.max_batch_attempts)
-        return [self._codec.record(item) for item in items]
-
-    def _query(
-        self,
-        index: str,
-        key_condition: str,
-        values: Mapping[str, Any],
-        *,
-        filter_expression: str | None = None,
-    ) -> list[dict[str, Any]]:
-        expressions = [key_condition] + ([filter_expression] if filter_expression else [])
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": index,
-            "KeyConditionExpression": key_condition,
-            "ExpressionAttributeNames": self._codec.names_in(*expressions),
-            "ExpressionAttributeValues": self._codec.values_in(values, *expressions),
-        }
-        if filter_expression:
-            request["FilterExpression"] = filter_expression
-        items: list[dict[str, Any]] = []
-        while True:
-            page = call(self.client, "query", **request)
-            items.extend(page.get("Items", []))
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return items
-            request["ExclusiveStartKey"] = last
-
-    def _scan(
-        self,
-        filter_expression: str,
-        values: Mapping[str, Any],
-        *,
-        select_count: bool = False,
-    ) -> Iterator[dict[str, Any]]:
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": filter_expression,
-            "ExpressionAttributeNames": self._codec.names_in(filter_expression),
-            "ExpressionAttributeValues": self._codec.values_in(values, filter_expression),
-            "ConsistentRead": True,
-        }
-        if self.scan_page_size:
-            request["Limit"] = self.scan_page_size
-        if select_count:
-            request["Select"] = "COUNT"
-        return parallel_scan(self.client, request, self.scan_segments)
-
-    def _scan_records(
-        self, filter_expression: str, values: Mapping[str, Any]
-    ) -> Iterator[Connection]:
-        for page in self._scan(filter_expression, values):
-            for item in page.get("Items", []):
-                yield self._codec.record(item)
-
-    def _members(self, kind: str, name: str) -> list[Connection]:
-        items = self._query(
-            self.layout.by_group_index, "#g = :key", {":key": {"S": f"{kind}#{name}"}}
-        )
-        ids = [item[self.layout.connection_id]["S"] for item in items]
-        now = time.time()
-        field_name = _KINDS[kind]
-        # Keep only live connections that still list the group: a membership item whose
-        # connection is gone (a crash mid-join, TTL lag) is never returned.
-        members = [
-            record
-            for record in self._batch_get(ids)
-            if record.expires_at > now and name in getattr(record, field_name)
-        ]
-        return sorted(members, key=lambda record: record.connection_id)
-
-    def _add(self, kind: str, connection_id: str, name: str) -> bool:
-        check_id(connection_id)
-        sort_value = f"{kind}#{name}"
-        membership = self._codec.key(connection_id, sort_value)
-        provisional = int(time.time()) + self.ttl
-        call(
-            self.client,
-            "put_item",
-            TableName=self.table_name,
-            Item={
-                **membership,
-                self.layout.group: {"S": sort_value},
-                self.layout.expires_at: encode_value(provisional),
-            },
-        )
-        token = f"#{_KINDS[kind]}"
-        condition = "attribute_exists(#pk) AND #ex > :now"
-        try:
-            answer = call(
-                self.client,
-                "update_item",
-                TableName=self.table_name,
-                Key=self._codec.key(connection_id),
-                UpdateExpression=f"ADD {token} :name",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=self._codec.names_in(token, condition),
-                ExpressionAttributeValues=self._codec.values_in(
-                    {":name": {"SS": [name]}}, ":name", condition
-                ),
-                ReturnValues="ALL_OLD",
-            )
-        except ConditionFailed:
-            # The connection is gone: take the membership back so nothing dangles.
-            call(self.client, "delete_item", TableName=self.table_name, Key=membership)
-            raise ConnectionNotFound(connection_id) from None
-        old = self._codec.record(answer["Attributes"])
-        if old.expires_at > provisional:
-            self._retime([membership], old.expires_at)
-        return name not in getattr(old, _KINDS[kind])
-
-    def _discard(self, kind: str, connection_id: str, name: str) -> bool:
-        check_id(connection_id)
-        token = f"#{_KINDS[kind]}"
-        condition = "attribute_exists(#pk) AND #ex > :now"
-        try:
-            answer = call(
-                self.client,
-                "update_item",
-                TableName=self.table_name,
-                Key=self._codec.key(connection_id),
-                UpdateExpression=f"DELETE {token} :name",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=self._codec.names_in(token, condition),
-                ExpressionAttributeValues=self._codec.values_in(
-                    {":name": {"SS": [name]}}, ":name", condition
-                ),
-                ReturnValues="UPDATED_OLD",
-            )
-            old = answer.get("Attributes", {}).get(getattr(self.layout, _KINDS[kind]), {})
-            was_member = name in old.get("SS", [])
-        except ConditionFailed:
-            was_member = False
-        call(
-            self.client,
-            "delete_item",
-            TableName=self.table_name,
-            Key=self._codec.key(connection_id, f"{kind}#{name}"),
-        )
-        return was_member
