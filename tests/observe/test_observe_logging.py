@@ -197,3 +197,20 @@ def test_powertools_logger_gets_the_event_ids(capsys: pytest.CaptureFixture[str]
     assert line["service"] == "chat"
     assert line["connectionId"] == event["requestContext"]["connectionId"]
     assert line["routeKey"] == "sendmessage"
+
+
+def test_configure_in_lambda_uses_the_runtime_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "chat")
+    monkeypatch.setenv("AWS_EXECUTION_ENV", "AWS_Lambda_python3.12")
+    root = logging.getLogger()
+    runtime = logging.StreamHandler(io.StringIO())  # stands in for the runtime's root handler
+    root.addHandler(runtime)
+    try:
+        handler = configure_logging("DEBUG")
+        assert handler in root.handlers
+        assert any(isinstance(f, EventContextFilter) for f in runtime.filters)
+        assert not [h for h in logging.getLogger("wsgate").handlers if h is not runtime]
+        assert logging.getLogger("wsgate").level == logging.DEBUG
+    finally:
+        root.removeHandler(runtime)
+        logging.getLogger("wsgate").setLevel(logging.NOTSET)
