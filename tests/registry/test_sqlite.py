@@ -109,3 +109,24 @@ def test_closed_registry_refuses_calls(tmp_path: Path) -> None:
     registry.close()
     with pytest.raises(RegistryUnavailable):
         registry.get("c1")
+
+
+def test_thread_connections_close_when_threads_end(tmp_path: Path) -> None:
+    import gc
+    import threading
+
+    registry = SQLiteRegistry(tmp_path / "r.db")
+    registry.store("c1")
+    seen: list[bool] = []
+
+    def reader() -> None:
+        seen.append(registry.get("c1") is not None)
+
+    for _ in range(20):
+        thread = threading.Thread(target=reader)
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert seen == [True] * 20
+    assert len(registry._handles) <= 2  # this thread's, plus at most one not yet collected
+    registry.close()

@@ -28,10 +28,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from wsgate.exceptions import (
-    ConfigurationError,
-    ConnectionNotFound,
-)
+from wsgate.exceptions import ConfigurationError, ConnectionNotFound, RegistryUnavailable
 from wsgate.registry.base import (
     DEFAULT_TOUCH_INTERVAL,
     DEFAULT_TTL,
@@ -209,16 +206,15 @@ class DynamoDBRegistry:
             else:
                 sets[name] = value
         self._forget_touch(connection_id)
-        try:
-            # Upsert, keeping rooms and topics, unless the existing record has expired.
-            return self._table.update(
-                connection_id, sets, removes, "attribute_not_exists(#pk) OR #ex > :now", now
-            )
-        except ConditionFailed:
-            self.delete(connection_id)
-            return self._table.update(
-                connection_id, sets, removes, "attribute_not_exists(#pk)", now
-            )
+        for _ in range(3):
+            try:
+                # Upsert, keeping rooms and topics, unless the existing record has expired.
+                return self._table.update(
+                    connection_id, sets, removes, "attribute_not_exists(#pk) OR #ex > :now", now
+                )
+            except ConditionFailed:
+                self._remove_expired(connection_id, now)
+        raise RegistryUnavailable(f"could not store {connection_id!r}: it kept changing")
 
     def get(self, connection_id: str) -> Connection | None:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.get`. One consistent GetItem."""
@@ -488,6 +484,23 @@ class DynamoDBRegistry:
             self._client = None
 
     # --- internals -------------------------------------------------------------------------
+
+    def _remove_expired(self, connection_id: str, now: float) -> None:
+        # Only an expired record is removed: a concurrent store may have made it live again.
+        try:
+            answer = self._table.call(
+                "delete_item",
+                Key=self._codec.key(connection_id),
+                ConditionExpression="#ex <= :now",
+                ExpressionAttributeNames=self._codec.names_in("#ex"),
+                ExpressionAttributeValues=self._codec.values_in({}, ":now", now=now),
+                ReturnValues="ALL_OLD",
+            )
+        except ConditionFailed:
+            return
+        if answer.get("Attributes"):
+            old = self._codec.record(answer["Attributes"])
+            self._table.batch_delete(self._codec.membership_keys(old))
 
     def _forget_touch(self, connection_id: str) -> None:
         with self._touch_lock:

@@ -13,6 +13,7 @@ import json
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -94,6 +95,19 @@ def _record(row: Sequence[Any]) -> Connection:
     )
 
 
+class _Handle:
+    """Owns one SQLite connection and closes it when dropped (its thread ended)."""
+
+    __slots__ = ("__weakref__", "db")
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.db.close()
+
+
 class SQLiteRegistry:
     """A registry in one SQLite file, shared by the threads and processes that open it.
 
@@ -109,7 +123,10 @@ class SQLiteRegistry:
         self.path = str(path)
         self._timeout = timeout
         self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []
+        # Each thread's connection lives in its thread-local handle, so it is closed when the
+        # thread ends; the weak set lets close() reach the ones still open.
+        self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
+        self._shared: _Handle | None = None
         self._opened_lock = threading.Lock()
         self._closed = False
         self._in_memory = self.path == ":memory:"
@@ -345,34 +362,39 @@ class SQLiteRegistry:
         """Close every thread's SQLite connection. The registry is unusable afterwards."""
         with self._opened_lock:
             self._closed = True
-            opened, self._opened = self._opened, []
-        for db in opened:
-            db.close()
+            handles = list(self._handles)
+            self._handles.clear()
+            self._shared = None
+        for handle in handles:
+            handle.db.close()
 
     # --- internals -------------------------------------------------------------------------
 
     def _db(self) -> sqlite3.Connection:
         if self._closed:
             raise RegistryUnavailable(f"registry {self.path!r} is closed")
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            if self._in_memory and self._opened:
-                db = self._opened[0]
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is None:
+            if self._in_memory and self._shared is not None:
+                handle = self._shared
             else:
-                db = sqlite3.connect(
-                    self.path,
-                    timeout=self._timeout,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
-                db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-                db.execute("PRAGMA foreign_keys = ON")
-                if not self._in_memory:
-                    db.execute("PRAGMA journal_mode = WAL")
-                    db.execute("PRAGMA synchronous = NORMAL")
+                handle = _Handle(self._open())
                 with self._opened_lock:
-                    self._opened.append(db)
-            self._local.db = db
+                    self._handles.add(handle)
+                if self._in_memory:
+                    self._shared = handle
+            self._local.handle = handle
+        return handle.db
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
+        db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        db.execute("PRAGMA foreign_keys = ON")
+        if not self._in_memory:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
         return db
 
     @contextlib.contextmanager

@@ -128,6 +128,26 @@ class RegistryContract:
         assert registry.by_user("alice") == []
         assert _ids(registry.room_members("lobby")) == {"c1"}
 
+    def test_store_over_an_expired_record_starts_afresh(self, registry: ConnectionRegistry) -> None:
+        registry.store("c1", user_id="old")
+        registry.join("c1", "lobby")
+        registry.subscribe("c1", "news")
+        registry.update("c1", expires_at=int(time.time()) - 1)
+        fresh = registry.store("c1", user_id="new")
+        assert fresh.rooms == frozenset() and fresh.topics == frozenset()
+        assert registry.room_members("lobby") == [] and registry.subscribers("news") == []
+        assert _ids(registry.by_user("new")) == {"c1"}
+
+    def test_concurrent_stores_of_one_expired_id(self, registry: ConnectionRegistry) -> None:
+        registry.store("c1")
+        registry.join("c1", "lobby")
+        registry.update("c1", expires_at=int(time.time()) - 1)
+        _run_threads(lambda i: registry.store("c1", metadata={"writer": i}), self.writers)
+        got = registry.get("c1")
+        assert got is not None and got.rooms == frozenset()
+        assert got.metadata["writer"] in range(self.writers)
+        assert registry.count() == 1
+
     @pytest.mark.parametrize(
         ("kwargs", "field"),
         [
