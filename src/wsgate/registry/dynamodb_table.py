@@ -148,9 +148,14 @@ def create_table(
         ],
     )
     if wait:
-        client.get_waiter("table_exists").wait(
-            TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-        )
+        from botocore.exceptions import WaiterError
+
+        try:
+            client.get_waiter("table_exists").wait(
+                TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+            )
+        except WaiterError as exc:
+            raise RegistryUnavailable(f"table {table_name!r} did not become active: {exc}") from exc
     if ttl:
         try:
             call(
