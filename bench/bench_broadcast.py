@@ -156,14 +156,20 @@ _IMPORT_BOTO3 = (
 )
 
 
-def _import_time(code: str, runs: int) -> float:
-    times = []
+_IMPORT_ASYNCIO = "import time; t=time.perf_counter(); import asyncio; print(time.perf_counter()-t)"
+
+
+def _import_times(codes: list[str], runs: int) -> list[float]:
+    """Median seconds per snippet, fresh interpreters, the snippets interleaved run by run
+    (so a burst of load on the shared machine hits every contender alike)."""
+    samples: list[list[float]] = [[] for _ in codes]
     for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=True
-        )
-        times.append(float(out.stdout))
-    return statistics.median(times)
+        for i, code in enumerate(codes):
+            out = subprocess.run(
+                [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=True
+            )
+            samples[i].append(float(out.stdout))
+    return [statistics.median(s) for s in samples]
 
 
 # --- driver -----------------------------------------------------------------------------------
@@ -185,7 +191,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=10_000, help="recipients per broadcast")
     parser.add_argument("--delay", type=float, default=20.0, help="stub answer delay, ms")
     parser.add_argument("--loop-sample", type=int, default=500, help="sends for boto3-loop")
-    parser.add_argument("--import-runs", type=int, default=7)
+    parser.add_argument("--import-runs", type=int, default=9)
     parser.add_argument("--write", action="store_true", help="record in bench/RESULTS.md")
     args = parser.parse_args()
 
@@ -217,8 +223,9 @@ def main() -> None:
         stub.stdin.close()
         stats = json.loads(stub.stdout.readline() or "{}")
         stub.wait(10)
-    imp_wsgate = _import_time(_IMPORT_WSGATE, args.import_runs)
-    imp_boto3 = _import_time(_IMPORT_BOTO3, args.import_runs)
+    imp_wsgate, imp_boto3, imp_asyncio = _import_times(
+        [_IMPORT_WSGATE, _IMPORT_BOTO3, _IMPORT_ASYNCIO], args.import_runs
+    )
     base = rows["boto3-threads"]
     table = [
         "| contender | sends | sends/s | CPU µs/send (user+sys) "
@@ -240,6 +247,8 @@ def main() -> None:
         f"{imp_wsgate / imp_boto3:.2f}x |",
         f"| `import boto3` + `boto3.client('apigatewaymanagementapi')` (baseline) | "
         f"{imp_boto3 * 1000:.1f} | 1.00x |",
+        f"| `import asyncio` alone (floor of any asyncio send path) | "
+        f"{imp_asyncio * 1000:.1f} | {imp_asyncio / imp_boto3:.2f}x |",
     ]
     stub_line = (
         f"Stub: {stats.get('requests', 0):,} requests answered after {args.delay:g} ms, "

@@ -9,7 +9,6 @@ domain's base path rarely matches the stage, which gives a 403).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import threading
@@ -135,6 +134,8 @@ def is_custom_domain(url: str) -> bool:
     host = parse_endpoint(url).host
     if _EXECUTE_API.match(host) or host.lower() == "localhost":
         return False
+    import ipaddress  # only on this cold path: keeps the send path's import light
+
     try:
         return not ipaddress.ip_address(host).is_loopback
     except ValueError:
