@@ -32,6 +32,7 @@
     ackDelay: 25, // ms to batch acks
     requestTimeout: 10000, // ms to wait for an ack before sending a request again
     requestAttempts: 4,
+    connectTimeout: 10000, // ms for the handshake before trying again
     storage: null, // {getItem, setItem}: keeps positions across page reloads
     storageKey: "wsgate.positions",
     onConnect: null, // async (client) => {}: rejoin rooms here; resume runs after it
@@ -125,6 +126,7 @@
 
     _open() {
       this.state = "connecting";
+      this.fresh = new Set();
       let ws;
       try {
         ws = new this.WebSocket(this.url, this.options.protocols);
@@ -134,15 +136,33 @@
         return;
       }
       this.ws = ws;
-      ws.onopen = () => this._onOpen(ws);
-      ws.onmessage = (ev) => this._onFrame(ev.data);
-      ws.onerror = (ev) => this._emit("error", ev);
-      ws.onclose = (ev) => {
+      // Some implementations report a connection reset during the handshake only as an
+      // error, never as a close: treat that, and a handshake that hangs, as a lost socket.
+      const lost = (code, reason) => {
+        clearTimeout(timer);
         if (this.ws !== ws) return;
         this.ws = null;
-        this._emit("close", { code: ev.code, reason: ev.reason });
+        try {
+          ws.close();
+        } catch (err) {
+          /* already closed */
+        }
+        this._emit("close", { code, reason });
         if (!this.closed) this._scheduleReconnect();
       };
+      const timer = setTimeout(() => {
+        if (ws.readyState !== 1) lost(1006, "connect timeout");
+      }, this.options.connectTimeout);
+      ws.onopen = () => {
+        clearTimeout(timer);
+        this._onOpen(ws);
+      };
+      ws.onmessage = (ev) => this._onFrame(ev.data);
+      ws.onerror = (ev) => {
+        this._emit("error", ev);
+        if (ws.readyState !== 1) lost(1006, "connection failed");
+      };
+      ws.onclose = (ev) => lost(ev.code, ev.reason);
     }
 
     async _onOpen(ws) {
@@ -161,7 +181,10 @@
       }
       if (this.ws !== ws) return;
       const positions = {};
-      for (const [stream, s] of this.streams) positions[stream] = s.delivered;
+      for (const [stream, s] of this.streams) {
+        // A stream first seen in a sync on this connection starts now: nothing to resume.
+        if (!this.fresh.has(stream)) positions[stream] = s.delivered;
+      }
       if (Object.keys(positions).length) this._resume(positions);
     }
 
@@ -251,6 +274,7 @@
       const { stream, seq } = frame;
       if (typeof stream !== "string" || !Number.isInteger(seq)) return;
       if (!this.streams.has(stream)) {
+        this.fresh.add(stream);
         const s = this._stream(stream, seq + 1);
         this._flush(stream, s);
         this._save();
