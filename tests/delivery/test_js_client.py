@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +41,13 @@ def test_the_js_client_passes_its_node_tests(make_server: Any) -> None:
     report = done.stdout + done.stderr
     assert done.returncode == 0, report
     assert "# fail 0" in report and "# pass 4" in report, report
+
+
+def test_the_emulator_serves_the_client_at_a_fixed_path(make_server: Any) -> None:
+    server = make_server()
+    url = server.ws_url.replace("ws://", "http://").rsplit("/", 1)[0] + "/wsgate-client.js"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        body = answer.read()
+        kind = answer.headers["Content-Type"]
+    assert body == client_js_path().read_bytes()
+    assert kind.startswith("text/javascript")

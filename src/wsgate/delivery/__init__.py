@@ -21,6 +21,7 @@ protocol in browsers and Node.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -39,6 +40,7 @@ __all__ = [
     "enable",
     "open_delivery_store",
     "room_stream",
+    "store_from_env",
     "user_stream",
 ]
 
@@ -80,12 +82,45 @@ def open_delivery_store(url: str | None = None) -> DeliveryStore:
     if scheme == "sqlite" and rest.startswith("/") and len(rest) > 1:
         from wsgate.delivery.store_sqlite import SQLiteDeliveryStore
 
-        return SQLiteDeliveryStore(rest[1:] if rest.startswith("//") else rest)
+        # As for the registry: sqlite:///relative.db and sqlite:////absolute.db.
+        return SQLiteDeliveryStore(rest[1:])
     if scheme == "dynamodb" and rest:
         from wsgate.delivery.store_dynamodb import DynamoDBDeliveryStore
 
         return DynamoDBDeliveryStore(rest)
     raise ConfigurationError(f"unsupported delivery store URL {url!r}")
+
+
+def store_from_env(environ: Mapping[str, str] | None = None) -> DeliveryStore:
+    """The delivery store the environment names, or one beside the connection registry.
+
+    ``WSGATE_DELIVERY_STORE`` wins. Otherwise it follows the registry: ``memory://`` gives a
+    memory store, ``sqlite:///x.db`` the same SQLite file (its own tables), and
+    ``dynamodb://T`` or ``WSGATE_TABLE=T`` the table ``T-delivery`` (see docs/delivery.md for
+    why it is a table of its own).
+
+    Raises:
+        ConfigurationError: Nothing in the environment says where to keep delivery state.
+    """
+    from wsgate.exceptions import ConfigurationError
+
+    env = os.environ if environ is None else environ
+    if url := env.get("WSGATE_DELIVERY_STORE"):
+        return open_delivery_store(url)
+    registry = env.get("WSGATE_REGISTRY") or ""
+    if not registry and env.get("WSGATE_TABLE"):
+        registry = f"dynamodb://{env['WSGATE_TABLE']}"
+    scheme, _, rest = registry.partition("://")
+    if scheme == "memory":
+        return open_delivery_store("memory://")
+    if scheme == "sqlite":
+        return open_delivery_store(registry.split("?", 1)[0])
+    if scheme == "dynamodb" and rest:
+        return open_delivery_store(f"dynamodb://{rest.split('?', 1)[0].strip('/')}-delivery")
+    raise ConfigurationError(
+        "no delivery store configured: set WSGATE_DELIVERY_STORE (memory://, sqlite:///path, "
+        "dynamodb://Table) or WSGATE_REGISTRY / WSGATE_TABLE"
+    )
 
 
 def client_js_path() -> Path:

@@ -44,10 +44,13 @@ class Delivery:
     """Acknowledged delivery and resume for one app.
 
     Args:
-        store: Where sequences, the replay buffer, pending acks and ack ids live.
-        registry: The connection registry (room members, users, pruning gone connections).
+        store: Where sequences, the replay buffer, pending acks and ack ids live; default
+            :func:`~wsgate.delivery.store_from_env` on first use.
+        registry: The connection registry (room members, users); default the one the
+            ``ws_*`` functions use (:func:`wsgate.config.get_registry`), on first use.
         sender: A :class:`wsgate.sender.Sender` (anything with ``send(id, data)`` raising
-            :class:`~wsgate.exceptions.SendError` subclasses).
+            :class:`~wsgate.exceptions.SendError` subclasses, and optionally ``broadcast``);
+            default :func:`wsgate.config.get_sender`, on first use.
         buffer_ttl: Seconds a message stays replayable (how far back resume reaches in time).
         buffer_size: Messages per stream kept replayable (how far back it reaches in count).
         ack_timeout: Seconds to wait for a client's ack before the first redelivery.
@@ -65,10 +68,10 @@ class Delivery:
 
     def __init__(
         self,
-        store: DeliveryStore,
+        store: DeliveryStore | None = None,
         *,
-        registry: Any,
-        sender: Any,
+        registry: Any = None,
+        sender: Any = None,
         buffer_ttl: int = 120,
         buffer_size: int = 1000,
         ack_timeout: float = 5.0,
@@ -85,9 +88,9 @@ class Delivery:
             raise ValueError("buffer_ttl, buffer_size and max_attempts must be at least 1")
         if ack_timeout <= 0 or backoff < 1:
             raise ValueError("ack_timeout must be positive and backoff at least 1")
-        self.store = store
-        self.registry = registry
-        self.sender = sender
+        self._store = store
+        self._registry = registry
+        self._sender = sender
         self.buffer_ttl = buffer_ttl
         self.buffer_size = buffer_size
         self.ack_timeout = ack_timeout
@@ -99,6 +102,37 @@ class Delivery:
         self.on_undelivered = on_undelivered
         self.metrics = metrics
         self.clock = clock
+
+    @property
+    def store(self) -> DeliveryStore:
+        """The delivery store (opened from the environment on first use when not given).
+
+        Raises:
+            ConfigurationError: None was given and the environment names none.
+        """
+        if self._store is None:
+            from wsgate.delivery import store_from_env
+
+            self._store = store_from_env()
+        return self._store
+
+    @property
+    def registry(self) -> Any:
+        """The connection registry (the ``ws_*`` functions' one when not given)."""
+        if self._registry is None:
+            from wsgate.config import get_registry
+
+            self._registry = get_registry()
+        return self._registry
+
+    @property
+    def sender(self) -> Any:
+        """The sender (the ``ws_*`` functions' one when not given)."""
+        if self._sender is None:
+            from wsgate.config import get_sender
+
+            self._sender = get_sender()
+        return self._sender
 
     # --- sending ---------------------------------------------------------------------------
 
