@@ -105,8 +105,17 @@ class Dashboard:
             self._static_root = app_source.parent.resolve()
 
     def app_file(self, path: str, keep: bool) -> bytes | None:
-        """The app's own web file for ``GET path`` (only web file types), or None."""
+        """The app's own web file for ``GET path`` (only web file types), or None.
+
+        ``/wsgate-client.js`` is wsgate's delivery client, shipped in the package, unless the
+        app's folder has a file of that name.
+        """
         root = self._static_root
+        if path == "/wsgate-client.js" and (root is None or not (root / path[1:]).is_file()):
+            from wsgate.delivery import client_js_path
+
+            body = client_js_path().read_bytes()
+            return response(200, body, keep_alive=keep, content_type=_TYPES[".js"])
         if root is None:
             return None
         name = "index.html" if path == "/" else decode_path_segment(path.lstrip("/"))
