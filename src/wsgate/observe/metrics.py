@@ -147,6 +147,11 @@ class EMFSink:
         documents: list[dict[str, Any]] = []
         for key, group in buffer.items():
             dimensions = dict(key)
+            if len(group) <= MAX_METRICS_PER_DOCUMENT and all(
+                len(values) <= MAX_VALUES_PER_METRIC for _, values in group.values()
+            ):  # the usual case: one document
+                documents.append(self._document(timestamp, dimensions, group))
+                continue
             # Split long value arrays first, then pack at most 100 metrics per document.
             pending: list[tuple[str, str, list[float]]] = []
             for name, (unit, values) in group.items():
@@ -191,6 +196,8 @@ class EMFSink:
 
     def flush(self) -> None:
         """Write every buffered point as EMF lines, one JSON document per line."""
+        if not self._buffer:  # nothing recorded (or metrics off): no lock, no write
+            return
         documents = self.documents()
         if not documents:
             return
