@@ -28,6 +28,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,6 +44,10 @@ ENV = {
     "PYTHONPATH": str(ROOT / "src"),
 }
 ENV.pop("WSGATE_ENDPOINT", None)
+# Measure packages as installed: pip compiles bytecode on install (boto3's is in site-packages);
+# a source checkout run with PYTHONDONTWRITEBYTECODE would recompile wsgate at every start.
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+ENV["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "wsgate-bench-pycache")
 
 _OK = b"HTTP/1.1 200 OK\r\nx-amzn-RequestId: bench\r\nContent-Length: 0\r\n\r\n"
 
@@ -163,6 +168,8 @@ def _import_times(codes: list[str], runs: int) -> list[float]:
     """Median seconds per snippet, fresh interpreters, the snippets interleaved run by run
     (so a burst of load on the shared machine hits every contender alike)."""
     samples: list[list[float]] = [[] for _ in codes]
+    for code in codes:  # warm-up: writes the bytecode cache, not counted
+        subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, check=True)
     for _ in range(runs):
         for i, code in enumerate(codes):
             out = subprocess.run(

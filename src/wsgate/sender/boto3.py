@@ -139,19 +139,24 @@ class Boto3Transport:
         self._timeout = timeout
         self._max_workers = max_workers
         self._executor: ThreadPoolExecutor | None = None
+        self._by_endpoint: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def client_for(self, endpoint: str) -> Any:
         """The boto3 client used for ``endpoint``."""
         if self._client is not None:
             return self._client
-        return get_management_client(
+        client = self._by_endpoint.get(endpoint)
+        if client is not None:
+            return client
+        client = self._by_endpoint[endpoint] = get_management_client(
             endpoint,
             region=self._region,
             credentials=self._credentials,
             max_pool_connections=self._max_workers,
             timeout=self._timeout,
         )
+        return client
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         if self._executor is None:

@@ -31,8 +31,8 @@ __all__ = [
 _EXECUTE_API = re.compile(
     r"^[a-z0-9]+\.execute-api(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$", re.IGNORECASE
 )
-_warned: set[str] = set()
-_warned_lock = threading.Lock()
+_checked: set[str] = set()  # endpoints already checked for a custom domain
+_checked_lock = threading.Lock()
 
 
 class CustomDomainWarning(UserWarning):
@@ -144,12 +144,14 @@ def is_custom_domain(url: str) -> bool:
 
 def warn_if_custom_domain(url: str) -> None:
     """Emits :class:`CustomDomainWarning` once per endpoint when it is a custom domain."""
-    if url in _warned or not is_custom_domain(url):
+    if url in _checked:
         return
-    with _warned_lock:
-        if url in _warned:
+    with _checked_lock:
+        if url in _checked:
             return
-        _warned.add(url)
+        _checked.add(url)  # checked once per endpoint, warned at most once
+    if not is_custom_domain(url):
+        return
     warnings.warn(
         f"management endpoint {url!r} is a custom domain: the @connections API answers on "
         "https://{api-id}.execute-api.{region}.amazonaws.com/{stage}; through a custom "

@@ -173,8 +173,8 @@ class Sender:
             except ImportError:
                 return None
             source = current_context()
-            if source is None:
-                return None
+            if getattr(source, "get_remaining_time_in_millis", None) is None:
+                return None  # no handler running, or a context that is not Lambda's
         if isinstance(source, int | float):
             return time.monotonic() + float(source)
         remaining = getattr(source, "get_remaining_time_in_millis", None)
@@ -193,8 +193,6 @@ class Sender:
         try:
             return loop.run(coro, timeout)
         except TimeoutError as exc:
-            if isinstance(exc, TransportError):  # pragma: no cover - not a TimeoutError
-                raise
             raise TransportError(connection_id, None, "deadline reached") from exc
 
     def _endpoint(self, connection_id: str) -> str:
@@ -203,7 +201,11 @@ class Sender:
             return resolve_endpoint(self.endpoint)
         if self.registry is not None:
             get = getattr(self.registry, "get", None)
-            record = get(connection_id) if get is not None else None
+            try:
+                record = get(connection_id) if get is not None else None
+            except Exception as exc:  # the event may still name the endpoint: carry on
+                logger.warning("registry lookup for %r failed: %s", connection_id, exc)
+                record = None
             stored = getattr(record, "endpoint", None)
         return resolve_endpoint(self.endpoint, stored)
 
