@@ -53,6 +53,7 @@ def test_public_names() -> None:
         "enable",
         "open_delivery_store",
         "room_stream",
+        "store_for_registry",
         "store_from_env",
         "user_stream",
     ]

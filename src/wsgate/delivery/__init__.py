@@ -40,6 +40,7 @@ __all__ = [
     "enable",
     "open_delivery_store",
     "room_stream",
+    "store_for_registry",
     "store_from_env",
     "user_stream",
 ]
@@ -120,6 +121,34 @@ def store_from_env(environ: Mapping[str, str] | None = None) -> DeliveryStore:
     raise ConfigurationError(
         "no delivery store configured: set WSGATE_DELIVERY_STORE (memory://, sqlite:///path, "
         "dynamodb://Table) or WSGATE_REGISTRY / WSGATE_TABLE"
+    )
+
+
+def store_for_registry(registry: object) -> DeliveryStore:
+    """A delivery store beside a connection registry: memory for a memory registry, the same
+    file for a SQLite one, the table ``<registry table>-delivery`` (same boto3 client) for a
+    DynamoDB one.
+
+    Raises:
+        ConfigurationError: Another kind of registry (pass a store explicitly).
+    """
+    from wsgate.exceptions import ConfigurationError
+
+    kind = type(registry).__name__
+    if kind == "MemoryRegistry":
+        return MemoryDeliveryStore()
+    if kind == "SQLiteRegistry" and getattr(registry, "path", ":memory:") != ":memory:":
+        from wsgate.delivery.store_sqlite import SQLiteDeliveryStore
+
+        return SQLiteDeliveryStore(registry.path)  # type: ignore[attr-defined]
+    if kind == "DynamoDBRegistry":
+        from wsgate.delivery.store_dynamodb import DynamoDBDeliveryStore
+
+        table = f"{registry.table_name}-delivery"  # type: ignore[attr-defined]
+        return DynamoDBDeliveryStore(table, client=registry.client)  # type: ignore[attr-defined]
+    raise ConfigurationError(
+        f"cannot place delivery state beside a {kind}: pass Delivery(store=...) or set "
+        "WSGATE_DELIVERY_STORE"
     )
 
 

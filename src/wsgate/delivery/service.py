@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -45,7 +47,7 @@ class Delivery:
 
     Args:
         store: Where sequences, the replay buffer, pending acks and ack ids live; default
-            :func:`~wsgate.delivery.store_from_env` on first use.
+            ``WSGATE_DELIVERY_STORE``, else a store beside the registry (see :attr:`store`).
         registry: The connection registry (room members, users); default the one the
             ``ws_*`` functions use (:func:`wsgate.config.get_registry`), on first use.
         sender: A :class:`wsgate.sender.Sender` (anything with ``send(id, data)`` raising
@@ -91,6 +93,8 @@ class Delivery:
         self._store = store
         self._registry = registry
         self._sender = sender
+        self._lock = threading.Lock()
+        self._derived: list[tuple[object, DeliveryStore]] = []
         self.buffer_ttl = buffer_ttl
         self.buffer_size = buffer_size
         self.ack_timeout = ack_timeout
@@ -105,34 +109,46 @@ class Delivery:
 
     @property
     def store(self) -> DeliveryStore:
-        """The delivery store (opened from the environment on first use when not given).
+        """The delivery store: the one given, else ``WSGATE_DELIVERY_STORE``, else one beside
+        the registry in use (:func:`~wsgate.delivery.store_for_registry`).
 
         Raises:
-            ConfigurationError: None was given and the environment names none.
+            ConfigurationError: Nothing says where delivery state should live.
         """
-        if self._store is None:
-            from wsgate.delivery import store_from_env
+        if self._store is not None:
+            return self._store
+        from wsgate.delivery import open_delivery_store, store_for_registry
 
-            self._store = store_from_env()
-        return self._store
+        url = os.environ.get("WSGATE_DELIVERY_STORE")
+        owner: object = url if url else self.registry
+        with self._lock:
+            # Keyed by the registry object itself (held, so its id cannot be reused).
+            for known, found in self._derived:
+                if known is owner or (url and known == url):
+                    return found
+            found = open_delivery_store(url) if url else store_for_registry(owner)
+            self._derived.append((owner, found))
+            return found
 
     @property
     def registry(self) -> Any:
-        """The connection registry (the ``ws_*`` functions' one when not given)."""
-        if self._registry is None:
-            from wsgate.config import get_registry
+        """The connection registry: the one given, else the ``ws_*`` functions' one (looked up
+        on every use, so :func:`wsgate.config.configure` and test clients take effect)."""
+        if self._registry is not None:
+            return self._registry
+        from wsgate.config import get_registry
 
-            self._registry = get_registry()
-        return self._registry
+        return get_registry()
 
     @property
     def sender(self) -> Any:
-        """The sender (the ``ws_*`` functions' one when not given)."""
-        if self._sender is None:
-            from wsgate.config import get_sender
+        """The sender: the one given, else the ``ws_*`` functions' one (looked up on every
+        use)."""
+        if self._sender is not None:
+            return self._sender
+        from wsgate.config import get_sender
 
-            self._sender = get_sender()
-        return self._sender
+        return get_sender()
 
     # --- sending ---------------------------------------------------------------------------
 
