@@ -215,6 +215,15 @@ def test_bad_configuration_is_refused(kwargs: dict[str, Any]) -> None:
         Metrics(enabled=True, **kwargs)
 
 
+@pytest.mark.parametrize("name", ["", "x" * 256, "_aws", "Stage", "Route", "Service"])
+def test_bad_metric_names_are_refused(name: str) -> None:
+    metrics, stream = recorder(static_dimensions={"Service": "chat"})
+    with pytest.raises(ConfigurationError):
+        metrics.put(name, 1, event=raw_event("x"))
+    metrics.flush()
+    assert stream.getvalue() == ""
+
+
 def test_bad_namespace_is_refused() -> None:
     with pytest.raises(ConfigurationError):
         EMFSink("")

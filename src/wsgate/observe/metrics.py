@@ -308,6 +308,7 @@ class Metrics:
         self.static_dimensions = static
         self.sink: MetricSink = sink if sink is not None else EMFSink(self.namespace, stream=stream)
         self.enabled = _env_enabled() if enabled is None else enabled
+        self._checked_names: set[str] = set()
 
     def enable(self) -> None:
         """Start recording again after :meth:`disable`."""
@@ -341,10 +342,21 @@ class Metrics:
         """Record one data point under the current (or given) event's dimensions.
 
         Use it for metrics of your own; the named methods below cover wsgate's.
+
+        Raises:
+            ConfigurationError: ``name`` is empty, longer than 255 characters, ``_aws``, or
+                the name of a dimension (EMF keeps both as top-level members).
         """
         if not self.enabled:
             return
-        self.sink.add(name, value, unit, self._dimensions(event, route))
+        dimensions = self._dimensions(event, route)
+        if name not in self._checked_names:
+            if not name or len(name) > 255 or name == "_aws" or name in KNOWN_DIMENSIONS:
+                raise ConfigurationError(f"invalid metric name {name!r}")
+            if name in self.static_dimensions:
+                raise ConfigurationError(f"metric name {name!r} is also a dimension")
+            self._checked_names.add(name)
+        self.sink.add(name, value, unit, dimensions)
 
     def connected(self, event: Any = None) -> None:
         """Count a ``$connect`` that was accepted."""
