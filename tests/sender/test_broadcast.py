@@ -176,3 +176,52 @@ def test_broadcast_with_boto3_transport(make_sender: MakeSender) -> None:
         result = sender.broadcast(["a", "t", "gone="], {"k": "v"})
         assert sorted(result.sent) == ["a", "t"] and result.gone == ["gone="]
         assert stub.received("t") == [b'{"k":"v"}']
+
+
+def test_broadcast_returns_at_the_deadline(make_sender: MakeSender) -> None:
+    with ApiStub(fault=lambda m, cid, n: "timeout" if cid.startswith("slow") else None) as stub:
+        ids = ["fast1", *[f"slow{i}" for i in range(6)], "fast2"]
+        stub.connect(*ids)
+        sender = make_sender(stub.endpoint, timeout=30.0, deadline=0.5, max_concurrency=2)
+        result = sender.broadcast(ids, "x")  # would take minutes without the deadline
+        assert result.sent == ["fast1"]
+        assert sorted(result.failed) == sorted(ids[1:])
+        assert all("deadline" in e.detail for e in result.failed.values())
+        assert result.duration < 20
+
+
+def test_dispatch_with_a_non_lambda_context_still_sends(
+    stub: ApiStub, make_sender: MakeSender
+) -> None:
+    from wsgate.router import WebSocketApp
+
+    sender = make_sender(stub.endpoint)
+    app = WebSocketApp()
+
+    @app.default
+    def default(event: Any) -> None:
+        sender.send("c1", "from handler")
+
+    stub.connect("c1")
+    event = {
+        "requestContext": {
+            "routeKey": "$default",
+            "eventType": "MESSAGE",
+            "connectionId": "c1",
+            "domainName": f"127.0.0.1:{stub.port}",
+            "stage": stub.stage,
+            "requestId": "r",
+            "apiId": "a",
+            "connectedAt": 0,
+            "requestTimeEpoch": 0,
+            "messageId": "m",
+            "extendedRequestId": "e",
+            "messageDirection": "IN",
+            "identity": {"sourceIp": "127.0.0.1"},
+            "requestTime": "01/Jan/2024:00:00:00 +0000",
+        },
+        "body": "hi",
+        "isBase64Encoded": False,
+    }
+    assert app.dispatch(event, {"not": "a lambda context"})["statusCode"] == 200
+    assert stub.received("c1") == [b"from handler"]
