@@ -214,3 +214,35 @@ def test_configure_in_lambda_uses_the_runtime_handler(monkeypatch: pytest.Monkey
     finally:
         root.removeHandler(runtime)
         logging.getLogger("wsgate").setLevel(logging.NOTSET)
+
+
+def test_lambda_runtime_json_format_carries_the_ids() -> None:
+    """The formatter Lambda's Python runtime uses for LogFormat JSON (awslambdaric)."""
+    runtime_logs = pytest.importorskip("awslambdaric.lambda_runtime_log_utils")
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(runtime_logs.JsonFormatter())
+    add_event_context(handler)
+    logger = logging.getLogger("wsgate.test.lambda")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    app = WebSocketApp(observe=False)
+
+    @app.route("sendmessage")
+    def send(event: Any) -> None:
+        logger.info("inside", extra={"room": "lobby"})
+
+    event = load("message_custom")
+    context = LambdaContext(function_name="chat")
+    try:
+        app.dispatch(event, context)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+    (line,) = [json.loads(x) for x in out.getvalue().splitlines() if x.strip()]
+    assert line["message"] == "inside"
+    assert line["requestId"] == context.aws_request_id
+    assert line["connectionId"] == event["requestContext"]["connectionId"]
+    assert line["routeKey"] == "sendmessage"
+    assert line["apiRequestId"] == event["requestContext"]["requestId"]
+    assert line["room"] == "lobby"
