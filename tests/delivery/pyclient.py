@@ -135,8 +135,8 @@ class ProtocolClient:
             self._handle(ws, json.loads(raw))
 
     def _handle(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
-        kind = frame.get("type")
-        if kind != "wsgate.msg":
+        kind = "tracked" if isinstance(frame.get("wsgate"), dict) else frame.get("type")
+        if kind != "tracked":
             self.log.append(frame)
         if kind == "wsgate.ack":
             self.acks[frame["ackId"]] = frame
@@ -144,7 +144,7 @@ class ProtocolClient:
             with self.lock:
                 if frame["stream"] not in self.streams:
                     self.streams[frame["stream"]] = StreamState(delivered=frame["seq"])
-        elif kind == "wsgate.msg":
+        elif kind == "tracked":
             self._message(ws, frame)
         elif kind == "wsgate.resumed":
             with self.lock:
@@ -161,7 +161,7 @@ class ProtocolClient:
                 raise ConnectionError(f"resume denied: {frame}")  # reconnect and rejoin
 
     def _message(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
-        stream, seq = frame["stream"], frame["seq"]
+        stream, seq = frame["wsgate"]["stream"], frame["wsgate"]["seq"]
         with self.lock:
             state = self.streams.setdefault(stream, StreamState(delivered=seq - 1))
             if seq <= state.delivered or seq in state.buffer:
@@ -175,7 +175,8 @@ class ProtocolClient:
         while state.delivered + 1 in state.buffer:
             frame = state.buffer.pop(state.delivered + 1)
             state.delivered += 1
-            self.delivered.setdefault(stream, []).append((frame["seq"], frame["data"]))
+            data = {k: v for k, v in frame.items() if k != "wsgate"}
+            self.delivered.setdefault(stream, []).append((frame["wsgate"]["seq"], data))
         state.gap_since = (state.gap_since or time.monotonic()) if state.buffer else None
 
     def _ack(self, ws: ClientConnection, stream: str) -> None:

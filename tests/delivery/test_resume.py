@@ -87,8 +87,9 @@ def test_unacked_messages_are_redelivered_then_reported_undelivered(make_server:
             sent = server.served.delivery.send_to_room("r", {"text": "hello"})
             assert sent.seq == 1
             copies = [json.loads(ws.recv(timeout=10)) for _ in range(3)]
-            assert [c.get("attempt", 1) for c in copies] == [1, 2, 3]
-            assert {c["id"] for c in copies} == {sent.message_id}
+            assert [c["wsgate"].get("attempt", 1) for c in copies] == [1, 2, 3]
+            assert {c["wsgate"]["id"] for c in copies} == {sent.message_id}
+            assert all(c["text"] == "hello" for c in copies)
             record = wait_until(lambda: server.served.undelivered, message="undelivered report")
             assert record[0].reason == "unacknowledged"
             assert (record[0].stream, record[0].seq, record[0].attempts) == ("room:r", 1, 3)
@@ -107,7 +108,8 @@ def test_an_ack_stops_redelivery(make_server: Any) -> None:
                 ws.recv(timeout=10)
             sent = server.served.delivery.send_to_room("r", {"text": "hello"})
             frame = json.loads(ws.recv(timeout=10))
-            ws.send(json.dumps({"action": "wsgate.ack", "acks": {"room:r": frame["seq"]}}))
+            seq = frame["wsgate"]["seq"]
+            ws.send(json.dumps({"action": "wsgate.ack", "acks": {"room:r": seq}}))
             store = server.served.delivery.store
             wait_until(lambda: store.pending_of(sent.sent[0]) == [], message="ack applied")
             runs = sweeper.runs

@@ -1,8 +1,10 @@
 """The delivery protocol's messages: what goes over the wire, both ways. Stdlib only.
 
 Every frame is one JSON object. Client → server frames carry the app's route key
-(``action`` by default) so API Gateway routes them; server → client frames carry a ``type``
-starting with ``wsgate.``.
+(``action`` by default) so API Gateway routes them. A tracked server → client message is the
+app's own JSON object plus one reserved key, ``wsgate``, holding its stream, sequence number and
+id — so a client that does not speak the protocol still reads the app's fields. The protocol's
+own server → client frames carry a ``type`` starting with ``wsgate.``.
 
 Client → server::
 
@@ -12,7 +14,8 @@ Client → server::
 
 Server → client::
 
-    {"type": "wsgate.msg", "stream": "room:lobby", "seq": 13, "id": "…", "data": …}
+    {…the app's fields…, "wsgate": {"stream": "room:lobby", "seq": 13, "id": "…"}}
+                                 (redeliveries add "attempt": 2, 3, … inside "wsgate")
     {"type": "wsgate.ack", "ackId": "c1-17", "status": "accepted"}     (or "rejected" + reason)
     {"type": "wsgate.sync", "stream": "room:lobby", "seq": 12}         position at subscribe
     {"type": "wsgate.resumed", "stream": "room:lobby", "status": "ok", "from": 12, "latest": 20,
@@ -35,6 +38,7 @@ __all__ = [
     "ACK_ID_FIELD",
     "MAX_ID_LENGTH",
     "RESUME_ACTION",
+    "TRACKING_KEY",
     "StreamAck",
     "ack_frame",
     "error_frame",
@@ -52,6 +56,9 @@ ACK_ACTION: Final = "wsgate.ack"
 
 RESUME_ACTION: Final = "wsgate.resume"
 """Route key of the client's resume request after a reconnect (or a gap)."""
+
+TRACKING_KEY: Final = "wsgate"
+"""Key a tracked message's stream, sequence number and id are added under (reserved)."""
 
 ACK_ID_FIELD: Final = "ackId"
 """Body field of an app message that asks the server for an acknowledgement."""
@@ -88,10 +95,13 @@ def _dumps(value: Mapping[str, Any]) -> str:
 def message_frame(
     stream: str, seq: int, message_id: str, data_json: str, *, attempt: int = 1
 ) -> str:
-    """A tracked server → client message. ``data_json`` is the app's payload, already JSON."""
-    head = _dumps({"type": "wsgate.msg", "stream": stream, "seq": seq, "id": message_id})
-    extra = f',"attempt":{attempt}' if attempt > 1 else ""
-    return f'{head[:-1]}{extra},"data":{data_json}}}'
+    """A tracked server → client message: the app's JSON object (``data_json``, compact JSON
+    text of an object without a ``wsgate`` key) with the ``wsgate`` key added."""
+    meta: dict[str, Any] = {"stream": stream, "seq": seq, "id": message_id}
+    if attempt > 1:
+        meta["attempt"] = attempt
+    tail = f'"{TRACKING_KEY}":{_dumps(meta)}}}'
+    return "{" + tail if data_json == "{}" else f"{data_json[:-1]},{tail}"
 
 
 def ack_frame(

@@ -36,6 +36,12 @@ _PENDING_GRACE = 86_400  # seconds a pending record outlives its message (TTL sa
 
 
 def _json(data: Any) -> str:
+    if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
+        raise TypeError(
+            f"a tracked message is a JSON object (a dict with str keys), not {type(data).__name__}"
+        )
+    if protocol.TRACKING_KEY in data:
+        raise TypeError(f"the key {protocol.TRACKING_KEY!r} is reserved for delivery tracking")
     try:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -160,7 +166,8 @@ class Delivery:
 
         Raises:
             PayloadTooLargeError: The framed message would exceed 131,072 bytes (nothing sent).
-            TypeError: ``data`` is not JSON-serialisable.
+            TypeError: ``data`` is not a JSON object (a dict with str keys, without the reserved
+                ``wsgate`` key) or not JSON-serialisable.
             RegistryError: The registry or the delivery store failed (nothing sent).
         """
         members = [

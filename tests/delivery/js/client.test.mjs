@@ -173,11 +173,14 @@ class RecordingSocket {
 test("reorders, drops duplicates, acks cumulatively and asks to fill a gap", async () => {
   const client = new WsgateClient("ws://unused", { WebSocket: RecordingSocket, gapTimeout: 50, ackDelay: 5 });
   const got = [];
-  client.on("message", (m) => got.push(m.seq));
+  client.on("message", (m) => {
+    assert.deepEqual(m.data, { n: m.seq });
+    got.push(m.seq);
+  });
   try {
     const ws = RecordingSocket.last;
     await waitFor(() => ws.readyState === 1, 1000, "open");
-    const msg = (seq) => ({ type: "wsgate.msg", stream: "room:x", seq, id: `m${seq}`, data: { seq } });
+    const msg = (seq) => ({ n: seq, wsgate: { stream: "room:x", seq, id: `m${seq}` } });
     ws.deliver({ type: "wsgate.sync", stream: "room:x", seq: 0 });
     for (const seq of [2, 1, 1, 3, 2]) ws.deliver(msg(seq));
     assert.deepEqual(got, [1, 2, 3]);

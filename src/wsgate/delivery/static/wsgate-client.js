@@ -5,6 +5,7 @@
  *     onConnect: async (c) => { await c.request({ action: "join", room: "lobby" }); },
  *   });
  *   client.on("message", (m) => render(m.stream, m.seq, m.data));   // in order, once each
+ *   client.on("raw", (frame) => other(frame));                       // untracked frames
  *   client.on("continuityLost", (e) => resyncFromServer(e.stream));  // buffer did not reach back
  *   await client.request({ action: "sendMessage", text: "hi" });     // resolves when accepted
  *
@@ -214,10 +215,14 @@
         this._emit("raw", raw);
         return;
       }
-      const type = frame && typeof frame === "object" ? frame.type : undefined;
-      switch (type) {
-        case "wsgate.msg":
-          return this._onMessage(frame);
+      if (!frame || typeof frame !== "object") return this._emit("raw", frame);
+      const meta = frame.wsgate;
+      if (meta && typeof meta === "object" && !Array.isArray(meta)) {
+        const data = Object.assign({}, frame);
+        delete data.wsgate;
+        return this._onMessage(meta, data);
+      }
+      switch (frame.type) {
         case "wsgate.ack":
           return this._onAck(frame);
         case "wsgate.sync":
@@ -240,11 +245,13 @@
       return s;
     }
 
-    _onMessage(frame) {
-      const { stream, seq } = frame;
+    _onMessage(meta, data) {
+      const { stream, seq } = meta;
       if (typeof stream !== "string" || !Number.isInteger(seq) || seq < 1) return;
       const s = this._stream(stream, seq);
-      if (seq > s.delivered && !s.buffer.has(seq)) s.buffer.set(seq, frame);
+      if (seq > s.delivered && !s.buffer.has(seq)) {
+        s.buffer.set(seq, { stream, seq, id: meta.id, attempt: meta.attempt || 1, data });
+      }
       this._flush(stream, s);
       this._ackLater(stream); // duplicates are acked again so the server stops resending
     }
@@ -252,11 +259,11 @@
     _flush(stream, s) {
       let moved = false;
       while (s.buffer.has(s.delivered + 1)) {
-        const frame = s.buffer.get(s.delivered + 1);
+        const message = s.buffer.get(s.delivered + 1);
         s.buffer.delete(s.delivered + 1);
         s.delivered += 1;
         moved = true;
-        this._emit("message", { stream, seq: frame.seq, id: frame.id, data: frame.data });
+        this._emit("message", message);
       }
       if (moved) this._save();
       if (s.buffer.size === 0) {
