@@ -58,6 +58,11 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--no-compression", action="store_true", help="refuse permessage-deflate offers"
     )
     parser.add_argument("--no-dashboard", action="store_true", help="do not serve /_wsgate/")
+    parser.add_argument(
+        "--http-sends",
+        action="store_true",
+        help="wsgate.gateway sends from handlers go over HTTP, not in-process",
+    )
     security = parser.add_argument_group("security")
     security.add_argument(
         "--verify-signatures",
@@ -103,6 +108,7 @@ def _serve(args: argparse.Namespace) -> int:
         compression=not args.no_compression,
         dashboard=not args.no_dashboard,
         static_dir=args.static,
+        in_process_sends=not args.http_sends,
         faults=Faults(
             seed=args.seed,
             drop_disconnect=args.drop_disconnect,

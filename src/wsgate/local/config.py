@@ -113,4 +113,6 @@ class EmulatorConfig:
     dashboard: bool = True
     static_dir: str | None = None
     faults: Faults = field(default_factory=Faults)
+    in_process_sends: bool = True
+    switch_interval: float | None = 0.0005
     verify_signatures: bool = False

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -207,12 +208,19 @@ class Emulator:
             ConfigurationError: The app cannot be loaded.
         """
         loop = asyncio.get_running_loop()
+        if self.config.switch_interval is not None:
+            # A handler thread posting to @connections hands off between three threads (the
+            # handler, the sender's loop, this loop); with the default 5 ms GIL switch interval
+            # each hand-off can wait that long.
+            sys.setswitchinterval(self.config.switch_interval)
         self._server = await loop.create_server(
             lambda: _Channel(self), self.config.host, self.config.port, backlog=4096
         )
         self._port = self._server.sockets[0].getsockname()[1]
         if self._configure_environment:
             self._set_environment()
+            if self.config.in_process_sends:
+                self._install_sender(loop)
         if self.app is None:
             self.app = self._load()
         if self.authorizer is None:
@@ -231,6 +239,24 @@ class Emulator:
         if isinstance(self._app_source, str):
             return load_app(self._app_source, template=self._template)
         return AppSpec.from_object(self._app_source, template=self._template)
+
+    def _install_sender(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Make ``wsgate.gateway`` sends from handlers reach this emulator in-process.
+
+        Done before the app is imported, so an app that calls ``wsgate.config.configure``
+        itself keeps its own sender.
+        """
+        from wsgate import config as wsgate_config
+        from wsgate.local.transport import LocalTransport
+        from wsgate.sender import Sender
+
+        try:
+            registry = wsgate_config.get_registry()
+        except Exception:
+            logger.warning("registry unavailable; handler sends will use HTTP", exc_info=True)
+            return
+        sender = Sender(self.endpoint, transport=LocalTransport(self, loop), registry=registry)
+        wsgate_config.configure(sender=sender)
 
     def _set_environment(self) -> None:
         os.environ["WSGATE_ENDPOINT"] = self.endpoint

@@ -1,0 +1,91 @@
+"""An in-process sender transport: handlers' ``wsgate`` sends reach the emulator without HTTP.
+
+Handlers run inside the emulator's process, so a ``ws_send_message`` from a handler does not need
+to cross a socket to reach the connection. This transport runs the very same management
+operation the ``@connections`` HTTP endpoint runs (:meth:`Management.operate`: payload limit,
+410 for unknown/closing/connecting connections, the throttle/500/latency faults) on the
+emulator's event loop and maps its answer to the same :mod:`wsgate.exceptions` a real answer
+gives. Calls for any other endpoint go to the regular HTTP transport. boto3 calls from handlers
+are untouched and always take the HTTP path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from wsgate.sender.transport import ConnectionInfo, Transport, error_for_status
+
+if TYPE_CHECKING:
+    from wsgate.local.server import Emulator
+
+__all__ = ["LocalTransport"]
+
+
+class LocalTransport:
+    """A :class:`~wsgate.sender.transport.Transport` bound to one running :class:`Emulator`.
+
+    Args:
+        emulator: The emulator (started: its loop is the one running ``start``).
+        loop: That emulator's event loop.
+        fallback: Transport for other endpoints (the shared stdlib HTTP transport by default).
+    """
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        loop: asyncio.AbstractEventLoop,
+        fallback: Transport | None = None,
+    ) -> None:
+        self.emulator = emulator
+        self.loop = loop
+        self._fallback = fallback
+
+    def _mine(self, endpoint: str) -> bool:
+        return endpoint.rstrip("/") == self.emulator.endpoint
+
+    def _other(self) -> Transport:
+        if self._fallback is None:
+            from wsgate.sender.sender import _shared_transport
+
+            self._fallback = _shared_transport()
+        return self._fallback
+
+    async def _call(self, method: str, connection_id: str, data: bytes) -> tuple[int, bytes]:
+        management = self.emulator.management
+
+        async def run() -> tuple[int, str | None, bytes]:
+            delay = self.emulator.config.faults.latency_ms / 1000
+            if delay > 0:
+                await asyncio.sleep(delay)
+            return management.operate(method, connection_id, data)
+
+        if asyncio.get_running_loop() is self.loop:
+            status, error_type, body = await run()
+        else:
+            future = asyncio.run_coroutine_threadsafe(run(), self.loop)
+            status, error_type, body = await asyncio.wrap_future(future)
+        if error_type is not None:
+            raise error_for_status(connection_id, status, error_type)
+        return status, body
+
+    async def post(self, endpoint: str, connection_id: str, data: bytes) -> None:
+        """PostToConnection through the emulator's management logic."""
+        if not self._mine(endpoint):
+            return await self._other().post(endpoint, connection_id, data)
+        await self._call("POST", connection_id, bytes(data))
+        return None
+
+    async def get(self, endpoint: str, connection_id: str) -> ConnectionInfo:
+        """GetConnection through the emulator's management logic."""
+        if not self._mine(endpoint):
+            return await self._other().get(endpoint, connection_id)
+        _, body = await self._call("GET", connection_id, b"")
+        return ConnectionInfo.from_json(connection_id, body)
+
+    async def delete(self, endpoint: str, connection_id: str) -> None:
+        """DeleteConnection through the emulator's management logic."""
+        if not self._mine(endpoint):
+            return await self._other().delete(endpoint, connection_id)
+        await self._call("DELETE", connection_id, b"")
+        return None
