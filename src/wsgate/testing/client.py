@@ -134,9 +134,10 @@ class WebSocketTestClient:
         self._sessions: dict[str, WebSocketTestSession] = {}
         self._lock = threading.Lock()
         self.transport = RecordingTransport(self._live, frozenset({self.endpoint}))
-        from wsgate.sender import Sender
+        from wsgate.sender import Sender, loop
 
         self.sender: Sender = Sender(self.endpoint, transport=self.transport, registry=registry)
+        loop.get_loop()  # start the sender's loop thread now, not inside the first test's send
         self._capture = _ErrorCapture()
         logging.getLogger("wsgate").addHandler(self._capture)
         self._configured = configure_gateway
