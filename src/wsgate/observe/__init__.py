@@ -5,7 +5,9 @@ Everything here is standard library only and configures nothing on import.
 * :mod:`wsgate.observe.logging` — the ``wsgate`` logger, the event's ids on every record,
   a JSON formatter compatible with Lambda's JSON log format and Powertools' Logger.
 * :mod:`wsgate.observe.metrics` — connects, disconnects, messages, sends, failures, prunes and
-  broadcasts as Embedded Metric Format lines, with a replaceable sink.
+  broadcasts, recorded into a replaceable sink (:mod:`wsgate.observe.sinks`: Embedded Metric
+  Format lines by default, or Powertools).
+* :mod:`wsgate.observe.middleware` — what ``WebSocketApp`` runs around each invocation.
 """
 
 from __future__ import annotations
