@@ -14,6 +14,12 @@ Client → server messages (the route is picked by ``$request.body.action``)::
 
 Server → client messages are JSON objects with a ``type``: ``name``, ``joined``, ``left``,
 ``members``, ``message``, ``error``, ``me``.
+
+Chat messages go out with acknowledged delivery (``wsgate.delivery``, docs/delivery.md): each
+carries a per-room sequence number, the page's ``wsgate-client.js`` acks it, delivers it in
+order and once, and after a dropped connection resumes the room from the replay buffer.
+Unacked messages are redelivered by later invocations and by ``sweep``, the handler of an
+EventBridge schedule (Lambda has no timers).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import re
 import time
 from typing import Any
 
+from wsgate.delivery import Delivery, enable
 from wsgate.gateway import (
     log_info,
     ws_broadcast_message,
@@ -38,6 +45,9 @@ from wsgate.gateway import (
 from wsgate.router import WebSocketApp
 
 app = WebSocketApp(route_selection_expression="$request.body.action")
+# State (sequences, replay buffer, pending acks) lives beside the connection registry.
+delivery = enable(app, Delivery())
+sweep = delivery.scheduled_handler
 
 _ROOM = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_TEXT = 2000
@@ -151,7 +161,7 @@ def send_message(event: Any) -> None:
         "text": text[:MAX_TEXT],
         "at": time.time(),
     }
-    _to_room(room, payload)
+    delivery.send_to_room(room, payload)
 
 
 @app.route("whoami", two_way=True)

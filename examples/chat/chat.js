@@ -8,8 +8,8 @@
   const wsUrl = params.get("ws") || `${scheme}//${location.host}/${params.get("stage") || "local"}`;
   const $ = (id) => document.getElementById(id);
   const log = $("log");
-  let socket = null;
-  let retry = 500;
+  const rooms = new Set(); // rooms to rejoin after a reconnect
+  let name = "";
 
   function line(html, cls) {
     const div = document.createElement("div");
@@ -21,14 +21,22 @@
   function text(s) { return document.createTextNode(String(s)); }
   function strong(s) { const b = document.createElement("span"); b.className = "user"; b.textContent = s; return b; }
 
+  // wsgate-client.js: reconnects with backoff, acks, resumes each room after a drop, delivers
+  // chat messages in order and once. onConnect runs after every (re)connect, before the resume.
+  const client = new WsgateClient(wsUrl, {
+    onConnect: async (c) => {
+      if (name) await c.request({ action: "setName", name }).catch(() => {});
+      for (const room of rooms) await c.request({ action: "join", room }).catch(() => {});
+    },
+  });
+  window.chatClient = client; // for the browser tests and the console
+
   function send(obj) {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(obj));
-    else line([text("not connected")], "error");
+    if (!client.send(obj)) line([text("not connected")], "error");
   }
 
-  function onMessage(ev) {
-    let msg;
-    try { msg = JSON.parse(ev.data); } catch (e) { line([text(ev.data)]); return; }
+  function onMessage(msg) {
+    if (!msg || typeof msg !== "object") { line([text(msg)]); return; }
     switch (msg.type) {
       case "message": line([text(`[${msg.room}] `), strong(msg.user), text(": " + msg.text)], "message"); break;
       case "joined": line([strong(msg.user), text(` joined ${msg.room}`)], "notice"); break;
@@ -39,30 +47,37 @@
       case "error": line([text(msg.error)], "error"); break;
       default:
         if (msg.message) line([text(`gateway: ${msg.message}`)], "error");  // API Gateway error frames
-        else line([text(ev.data)]);
+        else line([text(JSON.stringify(msg))]);
     }
   }
 
-  function connect() {
-    const name = $("name").value.trim();
-    socket = new WebSocket(wsUrl + (name ? "?name=" + encodeURIComponent(name) : ""));
-    socket.onopen = () => { retry = 500; $("status").textContent = "connected"; $("status").className = "open"; };
-    socket.onmessage = onMessage;
-    socket.onclose = (ev) => {
-      $("status").textContent = `disconnected (${ev.code})`; $("status").className = "";
-      setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
-    };
-  }
+  client.on("message", (m) => onMessage(m.data)); // tracked chat messages
+  client.on("raw", onMessage); // everything else the app sends
+  client.on("open", () => { $("status").textContent = "connected"; $("status").className = "open"; });
+  client.on("close", (ev) => { $("status").textContent = `disconnected (${ev.code})`; $("status").className = ""; });
+  client.on("resumed", (r) => {
+    if (r.status === "ok" && r.replayed) line([text(`caught up ${r.replayed} message(s) in ${r.stream.slice(5)}`)], "notice catchup");
+  });
+  client.on("continuityLost", (e) => {
+    line([text(`missed messages in ${e.stream.slice(5)} that are no longer kept`)], "error");
+  });
 
-  $("set-name").onclick = () => send({ action: "setName", name: $("name").value });
-  $("join").onclick = () => send({ action: "join", room: $("room").value });
-  $("leave").onclick = () => send({ action: "leave", room: $("room").value });
+  $("set-name").onclick = () => { name = $("name").value.trim(); send({ action: "setName", name: $("name").value }); };
+  $("join").onclick = () => { rooms.add($("room").value); send({ action: "join", room: $("room").value }); };
+  $("leave").onclick = () => {
+    const room = $("room").value;
+    rooms.delete(room);
+    client.forget(`room:${room}`);
+    send({ action: "leave", room });
+  };
   $("send-form").onsubmit = (e) => {
     e.preventDefault();
     const t = $("text").value;
     if (!t.trim()) return;
-    send({ action: "sendMessage", room: $("room").value, text: t });
+    // request(): retried with the same ackId until the server acknowledges, handled once.
+    client.request({ action: "sendMessage", room: $("room").value, text: t }).catch((err) => {
+      line([text(`not sent: ${err.reason || err.message}`)], "error");
+    });
     $("text").value = "";
   };
-  connect();
 })();

@@ -1,0 +1,98 @@
+"""Headless Chromium: two tabs of the chat example; one goes offline and catches up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wsgate.testing.remote import EmulatorProcess
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHAT_APP = Path(__file__).resolve().parents[2] / "examples" / "chat" / "app.py"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing (scripts/setup installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def chat_server() -> Iterator[EmulatorProcess]:
+    with EmulatorProcess(str(CHAT_APP)) as server:
+        yield server
+
+
+def _enter(page: Any, url: str, name: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("#status.open", timeout=15_000)
+    page.fill("#name", name)
+    page.click("#set-name")
+    page.wait_for_selector(f"text=you are now {name}", timeout=10_000)
+    page.click("#join")
+    page.wait_for_selector("text=in lobby:", timeout=10_000)
+
+
+def _messages(page: Any) -> list[str]:
+    texts: list[str] = page.locator("#log .message").all_inner_texts()
+    return texts
+
+
+def test_a_tab_that_goes_offline_catches_up_in_order(
+    browser: Any, chat_server: EmulatorProcess
+) -> None:
+    url = chat_server.base_url + "/"
+    ada_context, bob_context = browser.new_context(), browser.new_context()
+    try:
+        ada, bob = ada_context.new_page(), bob_context.new_page()
+        _enter(ada, url, "ada")
+        _enter(bob, url, "bob")
+        bob.fill("#text", "before")
+        bob.press("#text", "Enter")
+        ada.wait_for_selector("#log .message >> text=before", timeout=10_000)
+
+        ada_context.set_offline(True)
+        ada.evaluate("window.chatClient.drop()")  # the socket dies with the network
+        ada.wait_for_selector("#status:not(.open)", timeout=10_000)
+        for n in range(1, 6):
+            bob.fill("#text", f"while away {n}")
+            bob.press("#text", "Enter")
+        bob.wait_for_selector("#log .message >> text=while away 5", timeout=10_000)
+        # Ada stays away until she has failed to reconnect at least twice.
+        ada.wait_for_function("window.chatClient.attempt >= 3", timeout=15_000)
+        assert not any("while away" in line for line in _messages(ada))
+
+        ada_context.set_offline(False)
+        ada.wait_for_selector("#log .message >> text=while away 5", timeout=20_000)
+        ada.wait_for_selector("#log .catchup >> text=caught up 5 message(s) in lobby", timeout=5_000)
+        expected = ["[lobby] bob: before"] + [f"[lobby] bob: while away {n}" for n in range(1, 6)]
+        assert _messages(ada) == expected
+        assert _messages(bob) == expected
+
+        ada.fill("#text", "back")
+        ada.press("#text", "Enter")
+        bob.wait_for_selector("#log .message >> text=back", timeout=10_000)
+        assert _messages(ada)[-1] == "[lobby] ada: back"
+    finally:
+        ada_context.close()
+        bob_context.close()
