@@ -179,6 +179,15 @@ def _import_times(codes: list[str], runs: int) -> list[float]:
     return [statistics.median(s) for s in samples]
 
 
+def _cpu_speed() -> float:
+    """Seconds for a fixed Python loop: how fast this (shared) machine is right now."""
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(1_000_000):
+        x += i
+    return time.perf_counter() - t0
+
+
 # --- driver -----------------------------------------------------------------------------------
 
 
@@ -202,6 +211,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="record in bench/RESULTS.md")
     args = parser.parse_args()
 
+    speed_before, load_before = _cpu_speed(), os.getloadavg()[0]
     stub = subprocess.Popen(
         [sys.executable, __file__, "_stub", str(args.delay / 1000)],
         stdin=subprocess.PIPE,
@@ -233,6 +243,7 @@ def main() -> None:
     imp_wsgate, imp_boto3, imp_asyncio = _import_times(
         [_IMPORT_WSGATE, _IMPORT_BOTO3, _IMPORT_ASYNCIO], args.import_runs
     )
+    speed_after, load_after = _cpu_speed(), os.getloadavg()[0]
     base = rows["boto3-threads"]
     table = [
         "| contender | sends | sends/s | CPU µs/send (user+sys) "
@@ -260,6 +271,12 @@ def main() -> None:
     stub_line = (
         f"Stub: {stats.get('requests', 0):,} requests answered after {args.delay:g} ms, "
         f"{stats.get('cpu', 0.0) / max(1, stats.get('requests', 1)) * 1e6:.1f} µs CPU each."
+    )
+    stub_line += (
+        f" Machine during the run: load average {load_before:.1f} → {load_after:.1f} on "
+        f"{os.cpu_count()} CPUs; a 10⁶-iteration Python loop took {speed_before * 1000:.0f} → "
+        f"{speed_after * 1000:.0f} ms (time the same loop on an idle machine to scale the "
+        "absolute figures); the ratios are measured side by side and hold across load."
     )
     print("\n".join(table))
     print(stub_line)
