@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import textwrap
 from pathlib import Path
 
@@ -163,5 +164,49 @@ def test_http_errors_leak_no_trace_or_path(method: str, path: str) -> None:
         assert answer.status in (400, 403, 404, 410)
         for leak in (b"Traceback", b".py", b"/work", b"site-packages", b"[tool"):
             assert leak not in body
+    finally:
+        running.stop()
+
+
+def test_error_frames_carry_no_trace_secret_or_path() -> None:
+    app = WebSocketApp()
+
+    @app.route("boom", two_way=True)  # two-way: the router's 500 body goes back to the client
+    def boom(event: object) -> None:
+        raise RuntimeError("db password hunter2 in /srv/app/secrets.py")
+
+    @app.route("bad_return", two_way=True)
+    def bad_return(event: object) -> object:
+        return object()  # not a response API Gateway understands
+
+    running = RunningEmulator(app)
+    try:
+        with connect(running.ws_url, open_timeout=15) as ws:
+            for action in ("boom", "bad_return", "nothing_matches_and_no_default"):
+                ws.send(json.dumps({"action": action}))
+                frame = ws.recv(timeout=10)
+                assert isinstance(frame, str)
+                assert '"message": "' in frame, frame
+                for leak in ("hunter2", "secrets.py", "Traceback", "/srv", "RuntimeError"):
+                    assert leak not in frame
+    finally:
+        running.stop()
+
+
+def test_connect_crash_is_a_bare_502() -> None:
+    app = WebSocketApp()
+
+    @app.connect
+    def on_connect(event: object) -> None:
+        raise RuntimeError("token signing key is k3y in /etc/app.py")
+
+    running = RunningEmulator(app)
+    try:
+        with pytest.raises(InvalidStatus) as info:
+            connect(running.ws_url, open_timeout=15)
+        status = info.value.response.status_code
+        body = info.value.response.body or b""
+        assert status in (500, 502)
+        assert b"k3y" not in body and b"/etc" not in body and b"Traceback" not in body
     finally:
         running.stop()
