@@ -143,6 +143,10 @@ def build_template(
     resources.update(routes)
     resources.update(stage_resources(routes, app.route_selection_expression, stage))
     resources.update(alarms(functions, stage))
+    if getattr(app, "delivery", None) is not None:  # wsgate.delivery.enable(app, ...)
+        from wsgate.delivery.deploy import add_delivery_resources
+
+        add_delivery_resources(resources, handler=options.handler)
 
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
