@@ -202,26 +202,19 @@ def test_every_iam_resource_is_scoped(rich: dict[str, Any]) -> None:
     assert seen == {"execute-api", "dynamodb"}
 
 
-def test_dynamodb_actions_cover_what_the_registry_calls() -> None:
-    sources = sorted((ROOT / "src" / "wsgate" / "registry").glob("dynamodb*.py"))
+_OPERATIONS = (
+    "get_item|put_item|update_item|delete_item|query|scan|batch_write_item|batch_get_item|"
+    "transact_write_items|transact_get_items|describe_table"
+)
+
+
+def test_dynamodb_actions_cover_what_the_data_code_calls() -> None:
+    src = ROOT / "src" / "wsgate"
+    sources = sorted(src.glob("registry/dynamodb*.py")) + sorted(src.glob("delivery/store_dyn*.py"))
     assert sources
     text = "\n".join(path.read_text() for path in sources)
-    calls = set(
-        re.findall(
-            r"\"(get_item|put_item|update_item|delete_item|query|scan|"
-            r"batch_write_item|batch_get_item|transact_write_items|"
-            r"transact_get_items|describe_table)\"",
-            text,
-        )
-    )
-    calls |= set(
-        re.findall(
-            r"\.(get_item|put_item|update_item|delete_item|query|scan|"
-            r"batch_write_item|batch_get_item|get_paginator)\(",
-            text,
-        )
-    )
-    calls.discard("get_paginator")
+    calls = set(re.findall(rf'"({_OPERATIONS})"', text))
+    calls |= set(re.findall(rf"\bclient\.({_OPERATIONS})\b", text))
     assert calls, "found no DynamoDB call in the registry"
     needed = {"dynamodb:" + "".join(w.title() for w in call.split("_")) for call in calls}
     assert needed <= set(DYNAMODB_ACTIONS), needed - set(DYNAMODB_ACTIONS)
