@@ -325,7 +325,10 @@ class RemoteSession:
         if self.close_code is not None:
             return
         self.close_code, self.close_reason = code, reason
-        self._ws.close(code, reason)
+        if code == 1005:  # "no status": a close frame with an empty payload
+            self._ws.close(None, "")  # type: ignore[arg-type]
+        else:
+            self._ws.close(code, reason)
         self._client._forget(self.connection_id)
 
     def drop(self) -> None:
