@@ -177,6 +177,7 @@ class Emulator:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.Server | None = None
         self._port = self.config.port
+        self._installed_sender: Any = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -250,6 +251,7 @@ class Emulator:
         from wsgate.local.transport import LocalTransport
         from wsgate.sender import Sender
 
+        wsgate_config.reset()  # settings read from an earlier environment are stale now
         try:
             registry = wsgate_config.get_registry()
         except Exception:
@@ -257,6 +259,17 @@ class Emulator:
             return
         sender = Sender(self.endpoint, transport=LocalTransport(self, loop), registry=registry)
         wsgate_config.configure(sender=sender)
+        self._installed_sender = sender
+
+    def _uninstall_sender(self) -> None:
+        sender, self._installed_sender = self._installed_sender, None
+        if sender is None:
+            return
+        from wsgate import config as wsgate_config
+
+        # The emulator owned these settings (it set the environment they came from).
+        wsgate_config.reset()
+        sender.shutdown()
 
     def _set_environment(self) -> None:
         os.environ["WSGATE_ENDPOINT"] = self.endpoint
@@ -305,6 +318,7 @@ class Emulator:
         if self._server is not None:
             await self._server.wait_closed()
         self.invoker.shutdown()
+        self._uninstall_sender()
 
     async def __aenter__(self) -> Emulator:
         await self.start()

@@ -12,6 +12,7 @@ are untouched and always take the HTTP path.
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import TYPE_CHECKING
 
 from wsgate.sender.transport import ConnectionInfo, Transport, error_for_status
@@ -20,6 +21,20 @@ if TYPE_CHECKING:
     from wsgate.local.server import Emulator
 
 __all__ = ["LocalTransport"]
+
+_Result = tuple[int, str | None, bytes]
+_Answer = tuple["asyncio.Future[_Result]", _Result | None, Exception | None]
+
+
+def _resolve(items: list[_Answer]) -> None:
+    for future, result, error in items:
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            assert result is not None
+            future.set_result(result)
 
 
 class LocalTransport:
@@ -40,6 +55,39 @@ class LocalTransport:
         self.emulator = emulator
         self.loop = loop
         self._fallback = fallback
+        self._lock = threading.Lock()
+        self._queue: list[
+            tuple[str, str, bytes, asyncio.Future[tuple[int, str | None, bytes]]]
+        ] = []
+
+    async def _queued(
+        self, method: str, connection_id: str, data: bytes
+    ) -> tuple[int, str | None, bytes]:
+        # Calls are queued and run in batches on the emulator's loop, and answered in batches
+        # on the caller's loop: a broadcast then costs a few thread hand-offs, not two per
+        # message (each hand-off may wait for the GIL).
+        future: asyncio.Future[tuple[int, str | None, bytes]]
+        future = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self._queue.append((method, connection_id, data, future))
+            first = len(self._queue) == 1
+        if first:
+            self.loop.call_soon_threadsafe(self._drain)
+        return await future
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        answers: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
+        operate = self.emulator.management.operate
+        for method, connection_id, data, future in batch:
+            try:
+                answer: _Answer = (future, operate(method, connection_id, data), None)
+            except Exception as exc:  # handed to the waiting caller, never lost
+                answer = (future, None, exc)
+            answers.setdefault(future.get_loop(), []).append(answer)
+        for loop, items in answers.items():
+            loop.call_soon_threadsafe(_resolve, items)
 
     def _mine(self, endpoint: str) -> bool:
         return endpoint.rstrip("/") == self.emulator.endpoint
@@ -62,9 +110,11 @@ class LocalTransport:
 
         if asyncio.get_running_loop() is self.loop:
             status, error_type, body = await run()
-        else:
+        elif self.emulator.config.faults.latency_ms > 0:
             future = asyncio.run_coroutine_threadsafe(run(), self.loop)
             status, error_type, body = await asyncio.wrap_future(future)
+        else:
+            status, error_type, body = await self._queued(method, connection_id, data)
         if error_type is not None:
             raise error_for_status(connection_id, status, error_type)
         return status, body
