@@ -434,3 +434,16 @@ def test_cli_reports_a_bad_app(tmp_path: Path) -> None:
         "$disconnect",
     ]
     assert template["Resources"]["WebSocketFunction"]["Properties"]["Handler"] == "plain.handler"
+
+
+def test_the_emulator_reads_the_generated_template(rich_text: str, tmp_path: Path) -> None:
+    """`wsgate serve --template` sees the same routes, two-way routes, expression and stage."""
+    from wsgate.local.template import load_template
+
+    path = tmp_path / "template.yaml"
+    path.write_text(rich_text)
+    routes = load_template(path)
+    assert routes.route_keys == frozenset(rich_app.app.route_keys)
+    assert routes.two_way_route_keys == frozenset(rich_app.app.two_way_route_keys)
+    assert routes.route_selection_expression == rich_app.app.route_selection_expression
+    assert routes.stage in (None, "live")
