@@ -268,6 +268,23 @@ def main() -> None:
         f"| `import asyncio` alone (floor of any asyncio send path) | "
         f"{imp_asyncio * 1000:.1f} | {imp_asyncio / imp_boto3:.2f}x |",
     ]
+    w = rows["wsgate"]
+    rate, cpu_us = w["n"] / w["wall"], w["cpu"] / w["n"] * 1e6
+    speedup = rate / base_rate
+
+    def verdict(ok: bool, miss: str) -> str:
+        return "met" if ok else f"missed by {miss}"
+
+    table += [
+        "",
+        "Targets (issue 4): "
+        f"≥ 10,000 sends/s: {rate:,.0f} — {verdict(rate >= 10_000, f'{1 - rate / 10_000:.0%}')}; "
+        f"≤ 60 µs CPU/send: {cpu_us:.1f} — {verdict(cpu_us <= 60, f'{cpu_us / 60 - 1:.0%}')}; "
+        f"≥ 7x boto3-threads: {speedup:.1f}x — {verdict(speedup >= 7, f'{1 - speedup / 7:.0%}')}; "
+        f"≤ 50 ms import: {imp_wsgate * 1000:.0f} ms — "
+        f"{verdict(imp_wsgate <= 0.05, f'{imp_wsgate / 0.05 - 1:.0%}')} "
+        f"(asyncio alone: {imp_asyncio * 1000:.0f} ms in the same run).",
+    ]
     stub_line = (
         f"Stub: {stats.get('requests', 0):,} requests answered after {args.delay:g} ms, "
         f"{stats.get('cpu', 0.0) / max(1, stats.get('requests', 1)) * 1e6:.1f} µs CPU each."
