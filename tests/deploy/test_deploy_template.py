@@ -168,8 +168,11 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_every_iam_resource_is_scoped(rich: dict[str, Any]) -> None:
-    statements = _statements(transform(rich))
+def _check_scoped(template: dict[str, Any], stage: str) -> set[str]:
+    """Assert every execute-api/DynamoDB grant names this stage / this template's tables."""
+    tables = set(resources_of(template, "AWS::DynamoDB::Table"))
+    transformed = transform(template)
+    statements = _statements(transformed)
     assert statements, "the function role must carry the inline policy"
     seen = set()
     for statement in statements:
@@ -186,7 +189,7 @@ def test_every_iam_resource_is_scoped(rich: dict[str, Any]) -> None:
                     assert action == "execute-api:ManageConnections"
                     match = re.fullmatch(
                         r"arn:\$\{AWS::Partition\}:execute-api:\$\{AWS::Region\}:"
-                        r"\$\{AWS::AccountId\}:\$\{WebSocketApi\}/live/(POST|GET|DELETE)"
+                        rf"\$\{{AWS::AccountId\}}:\$\{{WebSocketApi\}}/{stage}/(POST|GET|DELETE)"
                         r"/@connections/\*",
                         resource,
                     )
@@ -194,12 +197,28 @@ def test_every_iam_resource_is_scoped(rich: dict[str, Any]) -> None:
                     assert match, resource
                 elif service == "dynamodb":
                     assert "*" not in resource, resource
-                    assert resource in {
-                        "${ConnectionTable.Arn}",
-                        "${ConnectionTable.Arn}/index/byUser",
-                        "${ConnectionTable.Arn}/index/byGroup",
-                    } or resource.startswith("${ConnectionTable.Arn}/index/"), resource
-    assert seen == {"execute-api", "dynamodb"}
+                    match = re.fullmatch(r"\$\{(\w+)\.Arn\}(/index/[A-Za-z0-9_.-]+)?", resource)
+                    assert match and match.group(1) in tables, resource
+    return seen
+
+
+def test_every_iam_resource_is_scoped(rich: dict[str, Any]) -> None:
+    assert _check_scoped(rich, "live") == {"execute-api", "dynamodb"}
+
+
+@pytest.mark.parametrize("sid", ["ManageConnectionsOfThisStage", "ConnectionTable"])
+def test_the_scope_check_catches_a_wildcard(rich: dict[str, Any], sid: str) -> None:
+    widened = json.loads(json.dumps(rich))
+    policy = widened["Resources"]["WebSocketFunction"]["Properties"]["Policies"][0]
+    (statement,) = [s for s in policy["Statement"] if s["Sid"] == sid]
+    statement["Resource"].append("*")
+    with pytest.raises(AssertionError):
+        _check_scoped(widened, "live")
+
+
+def test_every_iam_resource_of_the_chat_template_is_scoped() -> None:
+    chat = load((ROOT / "examples" / "chat" / "template.yaml").read_text())
+    assert _check_scoped(chat, "prod") == {"execute-api", "dynamodb"}
 
 
 _OPERATIONS = (
