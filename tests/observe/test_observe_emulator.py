@@ -77,5 +77,5 @@ def test_chat_session_metrics_and_logs(chat_server: tuple[str, Output, Output]) 
     assert totals(documents, Route="sendMessage", Stage="local")["MessagesIn"] == 1
     # The log records are in the emulator's output too.
     logs = err.text() + "\n" + out.text()
-    assert len(re.findall(r"wsgate\.observe: connection \S+ connected", logs)) == 2
-    assert len(re.findall(r"wsgate\.observe: connection \S+ disconnected \(\d+", logs)) == 2
+    assert len(re.findall(r"connection \S+ connected", logs)) == 2
+    assert len(re.findall(r"connection \S+ disconnected \(\d+", logs)) == 2
