@@ -33,6 +33,9 @@ __all__ = ["Authorizer", "Emulator", "exposure_warning"]
 
 logger = logging.getLogger("wsgate.local")
 
+DELIVERY_SWEEP_INTERVAL = 1.0
+"""Seconds between two ``wsgate.delivery`` sweeps of an app that has delivery enabled."""
+
 #: Hook for ``$connect`` authorizers (issue 8): called before the integration runs. Return
 #: ``None`` to allow (after setting ``session.authorizer`` to the context to propagate), or an
 #: HTTP status (401, 403, 500) to refuse the handshake with.
@@ -229,6 +232,7 @@ class Emulator:
 
             self.authorizer = app_authorizer  # runs the app's @app.authorizer, if any
         self.dashboard.set_static(self.config.static_dir, self.app.source)
+        self._spawn(self._sweep_delivery())
         if self._reload and isinstance(self._app_source, str):
             self._spawn(self._watch())
         logger.info("wsgate emulator on %s (management API %s)", self.ws_url, self.endpoint)
@@ -311,7 +315,7 @@ class Emulator:
                 channel.transport.abort()
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:
-            if task.get_coro().__name__ == "_watch":  # type: ignore[union-attr]
+            if task.get_coro().__name__ in ("_watch", "_sweep_delivery"):  # type: ignore[union-attr]
                 task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=self.config.integration_timeout + 1)
@@ -332,6 +336,20 @@ class Emulator:
         assert self._server is not None
         with contextlib.suppress(asyncio.CancelledError):
             await self._server.serve_forever()
+
+    async def _sweep_delivery(self) -> None:
+        """Redeliver unacked ``wsgate.delivery`` messages every second: the local stand-in for
+        the deployed EventBridge schedule that calls ``delivery.scheduled_handler``."""
+        while True:
+            await asyncio.sleep(DELIVERY_SWEEP_INTERVAL)
+            handler = self.app.handler if self.app is not None else None
+            delivery = getattr(getattr(handler, "__self__", None), "delivery", None)
+            if delivery is None:
+                continue
+            try:
+                await asyncio.to_thread(delivery.scheduled_handler, {}, None)
+            except Exception:
+                logger.exception("delivery sweep failed")
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
