@@ -129,3 +129,19 @@ def test_malformed_protocol_frames_get_an_error_frame(make_server: Any) -> None:
         ws.send(json.dumps({"action": "wsgate.resume", "streams": []}))
         frame = json.loads(ws.recv(timeout=10))
         assert frame["type"] == "wsgate.error"
+
+
+def test_the_emulator_sweeps_apps_that_have_delivery(make_server: Any) -> None:
+    # No Sweeper thread here: the emulator itself runs delivery.scheduled_handler.
+    server = make_server(ack_timeout=0.2, backoff=1.0, max_attempts=2)
+    with connect(server.ws_url) as ws:
+        ws.send(json.dumps({"action": "join", "room": "quiet", "ackId": "q1"}))
+        for _ in range(2):
+            ws.recv(timeout=10)
+        server.served.delivery.send_to_room("quiet", {"text": "ping"})
+        first = json.loads(ws.recv(timeout=10))
+        second = json.loads(ws.recv(timeout=10))  # the client stays silent: only a sweep posts
+        assert first["wsgate"]["seq"] == second["wsgate"]["seq"] == 1
+        assert second["wsgate"]["attempt"] == 2
+        record = wait_until(lambda: server.served.undelivered, message="undelivered report")
+        assert record[0].reason == "unacknowledged"
