@@ -252,25 +252,25 @@ def close_code(data: bytes) -> int | None:
     return None
 
 
-@pytest.mark.parametrize(
-    ("name", "data", "code"),
-    [
-        ("frame_over_32_kb", frame(1, b"a" * 33_000), 1009),
-        (
-            "message_over_128_kb",
-            b"".join(frame(1 if i == 0 else 0, b"x" * 30_000, fin=i == 4) for i in range(5)),
-            1009,
-        ),
-        ("binary_frame", frame(2, b"\x00\x01"), 1003),
-        ("invalid_utf8", frame(1, b"\xc3\x28"), 1007),
-        ("reserved_opcode", frame(3, b"x"), 1002),
-        ("rsv_bits_without_extension", frame(1, b"x", rsv=4), 1002),
-        ("unmasked_client_frame", frame(1, b"x", masked=False), 1002),
-        ("fragmented_control_frame", frame(9, b"x", fin=False), 1002),
-        ("control_frame_over_125_bytes", frame(9, b"x" * 126), 1002),
-        ("continuation_without_start", frame(0, b"x"), 1002),
-    ],
-)
+VIOLATIONS = [
+    ("frame_over_32_kb", frame(1, b"a" * 33_000), 1009),
+    (
+        "message_over_128_kb",
+        b"".join(frame(1 if i == 0 else 0, b"x" * 30_000, fin=i == 4) for i in range(5)),
+        1009,
+    ),
+    ("binary_frame", frame(2, b"\x00\x01"), 1003),
+    ("invalid_utf8", frame(1, b"\xc3\x28"), 1007),
+    ("reserved_opcode", frame(3, b"x"), 1002),
+    ("rsv_bits_without_extension", frame(1, b"x", rsv=4), 1002),
+    ("unmasked_client_frame", frame(1, b"x", masked=False), 1002),
+    ("fragmented_control_frame", frame(9, b"x", fin=False), 1002),
+    ("control_frame_over_125_bytes", frame(9, b"x" * 126), 1002),
+    ("continuation_without_start", frame(0, b"x"), 1002),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "code"), VIOLATIONS, ids=[v[0] for v in VIOLATIONS])
 def test_protocol_violations_close_with_the_right_code(
     bench: Bench, name: str, data: bytes, code: int
 ) -> None:
