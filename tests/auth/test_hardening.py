@@ -210,3 +210,64 @@ def test_connect_crash_is_a_bare_502() -> None:
         assert b"k3y" not in body and b"/etc" not in body and b"Traceback" not in body
     finally:
         running.stop()
+
+
+def test_cli_serve_with_authorizer_and_signatures(tmp_path: Path, auth_file: Path) -> None:
+    """``wsgate serve APP --authorizer M:A --identity-source S --verify-signatures``, for real."""
+    import os
+    import subprocess
+    import sys
+
+    app_file = tmp_path / "plain_app.py"
+    app_file.write_text("def handler(event, context):\n    return {'statusCode': 200}\n")
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "cli-key",
+        "AWS_SECRET_ACCESS_KEY": "cli-secret",
+        "WSGATE_REGISTRY": "memory://",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "wsgate.cli",
+        "serve",
+        str(app_file),
+        "--port",
+        "0",
+        "--no-dashboard",
+        "--authorizer",
+        f"{auth_file}:plain",
+        "--identity-source",
+        "route.request.querystring.key",
+        "--verify-signatures",
+    ]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("wsgate: WebSocket"), line
+        url = line.split()[-1]
+        with pytest.raises(InvalidStatus) as info:
+            connect(f"{url}?key=wrong", open_timeout=15)
+        assert info.value.response.status_code == 401
+        with connect(f"{url}?key=open-sesame", open_timeout=15):
+            pass
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/local/@connections/abc%3D")
+            answer = conn.getresponse()
+            answer.read()
+        finally:
+            conn.close()
+        assert answer.status == 403
+        assert answer.getheader("x-amzn-ErrorType") == "MissingAuthenticationTokenException"
+    finally:
+        process.terminate()
+        try:
+            process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
