@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 from wsgate.auth import evaluate_policy
@@ -173,3 +175,17 @@ def test_context_from_claims_selection() -> None:
     source = {"a": 1, "b": [1, "x"], "c": {"d": 1}, "e": None, "f": [{"g": 1}]}
     assert context_from_claims(source) == {"a": 1, "b": "1,x", "e": None}
     assert context_from_claims(source, ["a", "zz"]) == {"a": 1}
+
+
+def test_weak_rsa_keys_in_a_jwks_are_refused() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(weak.public_key()))
+    jwk["kid"] = "weak"
+    verifier = JWTVerifier(jwks={"keys": [jwk]}, issuer=ISSUER, audience=AUDIENCE)
+    with warnings.catch_warnings():  # PyJWT itself warns when signing with a short key
+        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+        token = jwt.encode(claims(), weak, "RS256", headers={"kid": "weak"})
+    with pytest.raises(Unauthorized, match="1024 bits"):
+        verifier.verify(token)

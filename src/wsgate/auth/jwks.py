@@ -31,6 +31,8 @@ __all__ = ["KeySet", "RemoteKeySet", "algorithms_for_jwk"]
 
 logger = logging.getLogger("wsgate.auth")
 
+#: RSA keys shorter than this are refused (NIST SP 800-131A: 2048 bits at least).
+MIN_RSA_BITS = 2048
 _EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
 _RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 
@@ -114,6 +116,9 @@ class KeySet:
                     cached = (jwk, jwt.PyJWK(dict(jwk), algorithm=algorithm).key)
                 except jwt.PyJWTError as exc:
                     raise Unauthorized(f"key {kid[:64]!r} is unusable: {exc}") from None
+                size = getattr(cached[1], "key_size", None)
+                if jwk.get("kty") == "RSA" and isinstance(size, int) and size < MIN_RSA_BITS:
+                    raise Unauthorized(f"RSA key {kid[:64]!r} has {size} bits; {MIN_RSA_BITS}+")
                 self._cache[(kid, algorithm)] = cached
         return cached[1]
 
