@@ -191,3 +191,12 @@ Resources:
         ws.send('{"op": "other"}')
         assert '"message": "Forbidden"' in ws.recv(5)
     assert calls == ["echo"]
+
+
+def test_invalid_utf8_text_closes_1007(emulator: Any, recorder: Recorder) -> None:
+    with connect(emulator.ws_url, compression=None) as ws:
+        with ws.send_context():
+            ws.protocol.send_frame(Frame(Opcode.TEXT, b"\xff\xfe not utf-8"))
+        assert _closed_with(ws) == 1007
+    assert recorder.wait("DISCONNECT")[0]["requestContext"]["disconnectStatusCode"] == 1007
+    assert recorder.of("MESSAGE") == []
