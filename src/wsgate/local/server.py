@@ -288,10 +288,14 @@ class Emulator:
             os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 
     async def _watch(self) -> None:
-        from watchfiles import awatch
+        from watchfiles import PythonFilter, awatch
 
         assert self.app is not None and self.app.source is not None
-        async for _changes in awatch(self.app.source.parent):
+        # Python files only: the SQLite registry may live in the same folder and changes on
+        # every connect.
+        extra = (".yaml", ".yml", ".json") if self._template is not None else ()
+        folder = self.app.source.parent
+        async for _changes in awatch(folder, watch_filter=PythonFilter(extra_extensions=extra)):
             try:
                 self.app = await asyncio.to_thread(self._load)
             except Exception:
