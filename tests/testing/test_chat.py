@@ -106,3 +106,21 @@ def test_server_side_disconnect_runs_disconnect(chat: Any) -> None:
             fay.receive_text()
         assert closed.value.code == 1000
         assert eve.receive_json() == {"type": "left", "room": "r1", "user": "fay"}
+
+
+@pytest.mark.dynamodb
+@pytest.mark.parametrize("wsgate_registry", ["dynalite", "moto"], indirect=True)
+def test_chat_on_dynamodb_registries(wsgate_client: Any, wsgate_registry: Any) -> None:
+    from wsgate.delivery import store_for_registry
+
+    # The chat app's acknowledged delivery keeps its state in a table beside the registry's.
+    store_for_registry(wsgate_registry).create_table()
+    with wsgate_client.connect("/?name=ann") as ann, wsgate_client.connect("/?name=bob") as bob:
+        for session, users in ((ann, ["ann"]), (bob, ["ann", "bob"])):
+            session.send_json({"action": "join", "room": "dyn"})
+            joined(session, "dyn", users, users[-1])
+        assert ann.receive_json()["user"] == "bob"
+        bob.send_json({"action": "sendMessage", "room": "dyn", "text": "stored in DynamoDB"})
+        assert ann.receive_json()["text"] == bob.receive_json()["text"] == "stored in DynamoDB"
+        assert {c.user_id for c in wsgate_registry.room_members("dyn")} == {"ann", "bob"}
+    assert wsgate_registry.count() == 0

@@ -76,8 +76,12 @@ class _ErrorCapture(logging.Handler):
         return errors
 
     def emit(self, record: logging.LogRecord) -> None:
+        # Only dispatch's own report of a failed handler (logger "wsgate", with the exception);
+        # records of child loggers that propagate here are someone else's business.
+        if record.name != "wsgate" or not record.exc_info or record.exc_info[1] is None:
+            return
         errors = getattr(self._local, "errors", None)
-        if errors is not None and record.exc_info and record.exc_info[1] is not None:
+        if errors is not None:
             errors.append(record.exc_info[1])
 
 

@@ -33,7 +33,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from wsgate.exceptions import (
@@ -114,8 +114,10 @@ class EmulatorProcess:
         self._cwd = cwd
         self._startup_timeout = startup_timeout
         self._process: subprocess.Popen[str] | None = None
+        self._pump_thread: threading.Thread | None = None
         self._lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self.ws_url = ""
+        self._log = ""
 
     def __repr__(self) -> str:
         return f"<EmulatorProcess {self.app} {self.ws_url or 'not started'}>"
@@ -133,11 +135,10 @@ class EmulatorProcess:
 
     @property
     def log(self) -> str:
-        """What the server wrote to stderr so far (its log)."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        """What the server wrote to stderr (its log), also after :meth:`stop`."""
+        with contextlib.suppress(FileNotFoundError):  # after stop: the text was kept
+            self._log = self.log_path.read_text(errors="replace")
+        return self._log
 
     def start(self) -> EmulatorProcess:
         """Start the server and wait until it listens.
@@ -170,23 +171,30 @@ class EmulatorProcess:
                 env=env,
                 cwd=self._cwd,
             )
-        threading.Thread(target=self._pump, name="wsgate-serve-stdout", daemon=True).start()
+        self._pump_thread = threading.Thread(
+            target=self._pump, name="wsgate-serve-stdout", daemon=True
+        )
+        self._pump_thread.start()
         deadline = time.monotonic() + self._startup_timeout
         while not self.ws_url:
             try:
                 line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                self.stop()
-                raise ConfigurationError(
-                    f"wsgate serve did not start in time:\n{self.log}"
-                ) from None
+                self._fail("did not start in time")
             if line is None:
-                self.stop()
-                raise ConfigurationError(f"wsgate serve exited:\n{self.log}")
+                self._fail("exited")
             match = _READY.search(line)
             if match:
                 self.ws_url = match.group(1)
         return self
+
+    def _fail(self, what: str) -> NoReturn:
+        self.stop(timeout=5)
+        process = self._process
+        code = process.returncode if process is not None else None
+        raise ConfigurationError(
+            f"wsgate serve {self.app} {what} (exit status {code}):\n{self._log}"
+        )
 
     def _pump(self) -> None:
         process = self._process
@@ -207,9 +215,15 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
-        if process is not None and process.stdout is not None:
+        if self._pump_thread is not None:
+            self._pump_thread.join(5)  # it ends at the pipe's EOF, now that the child is gone
+        if process is not None and process.stdout is not None and not self._pump_thread_alive():
             process.stdout.close()
+        _ = self.log  # keep the text: the folder goes now
         self._tmp.cleanup()
+
+    def _pump_thread_alive(self) -> bool:
+        return self._pump_thread is not None and self._pump_thread.is_alive()
 
     def __enter__(self) -> EmulatorProcess:
         return self.start()
@@ -483,11 +497,19 @@ class RemoteTestClient:
 
     @property
     def connections(self) -> list[str]:
-        """Ids of the connections open on the emulator (from its dashboard API)."""
-        with urllib.request.urlopen(
-            f"{self.base_url}/_wsgate/api/connections", timeout=self.timeout
-        ) as answer:
-            data = json.loads(answer.read())
+        """Ids of the connections open on the emulator (from its dashboard API).
+
+        Raises:
+            SessionError: The server has no dashboard API (``--no-dashboard``) or is down.
+        """
+        url = f"{self.base_url}/_wsgate/api/connections"
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout) as answer:
+                data = json.loads(answer.read())
+        except (OSError, ValueError) as exc:
+            raise SessionError(
+                f"cannot list the emulator's connections at {url} (is the dashboard on?): {exc}"
+            ) from exc
         return [row["connectionId"] for row in data["connections"]]
 
     # --- server-side actions through @connections (boto3) -------------------------------------
