@@ -20,6 +20,7 @@ def example_file() -> str:
     return match.group(1) + "\n"
 
 
+@pytest.mark.slow
 def test_guide_example_passes_against_the_chat_example(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(app=CHAT_APP.read_text(), test_chat=example_file())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-v")

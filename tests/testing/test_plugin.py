@@ -79,6 +79,7 @@ def test_users_chat_test_works_with_no_configuration(pytester: pytest.Pytester) 
     result.assert_outcomes(passed=2)
 
 
+@pytest.mark.slow
 def test_app_named_by_ini_option_or_environment(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,6 +103,7 @@ def test_missing_app_is_a_clear_error(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*wsgate: no app to test*override the `wsgate_app` fixture*"])
 
 
+@pytest.mark.slow
 def test_fixtures_for_registries_emulator_and_contract(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(app=CHAT_APP)
     pytester.makeconftest(
