@@ -7,14 +7,23 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from wsgate.exceptions import ConnectionNotFound
 from wsgate.registry.base import ConnectionRegistry
+from wsgate.registry.dynamodb import DynamoDBRegistry
 from wsgate.registry.memory import MemoryRegistry
 from wsgate.registry.sqlite import SQLiteRegistry
+
+from .conftest import table_name
 
 IDS = st.sampled_from(["a", "b"])
 USERS = st.none() | st.just("u1")
@@ -34,9 +43,12 @@ def view(registry: ConnectionRegistry, cid: str) -> Any:
 class SameAsModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.folder = tempfile.TemporaryDirectory()
         self.model = MemoryRegistry()
-        self.real = SQLiteRegistry(Path(self.folder.name) / "r.db")
+        self.real = self.make_real()
+
+    def make_real(self) -> Any:
+        self.folder = tempfile.TemporaryDirectory()
+        return SQLiteRegistry(Path(self.folder.name) / "r.db")
 
     def teardown(self) -> None:
         self.real.close()
@@ -99,3 +111,26 @@ TestSameAsModel.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+@pytest.mark.dynamodb
+@pytest.mark.slow
+def test_dynamodb_on_dynalite_matches_the_model(dynalite_client: Any) -> None:
+    class OnDynalite(SameAsModel):
+        def make_real(self) -> Any:
+            registry = DynamoDBRegistry(table_name(), client=dynalite_client)
+            registry.create_table()
+            return registry
+
+        def teardown(self) -> None:
+            self.real.delete_table()
+
+    run_state_machine_as_test(
+        OnDynalite,
+        settings=settings(
+            max_examples=8,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
