@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ for _key, _value in {
     os.environ.setdefault(_key, _value)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, message: str = "") -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, message: str = "") -> Any:
     """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -110,13 +111,22 @@ def serve(store: DeliveryStore, **options: Any) -> ServedEmulator:
     return ServedEmulator(make_app(store, **options), EmulatorConfig(port=0, dashboard=False))
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("dynalite", marks=pytest.mark.dynamodb)])
 def delivery_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeliveryStore]:
     store: DeliveryStore
     if request.param == "memory":
         store = MemoryDeliveryStore()
-    else:
+    elif request.param == "sqlite":
         store = SQLiteDeliveryStore(tmp_path / "delivery.db")
+    else:
+        import boto3
+
+        from wsgate.delivery.store_dynamodb import DynamoDBDeliveryStore
+
+        server = request.getfixturevalue("dynalite_server")
+        client = boto3.client("dynamodb", **server.boto_kwargs)
+        store = DynamoDBDeliveryStore(f"delivery-{uuid.uuid4().hex[:8]}", client=client)
+        store.create_table()
     yield store
     store.close()
 

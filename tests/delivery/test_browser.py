@@ -75,16 +75,20 @@ def test_a_tab_that_goes_offline_catches_up_in_order(
         ada.evaluate("window.chatClient.drop()")  # the socket dies with the network
         ada.wait_for_selector("#status:not(.open)", timeout=10_000)
         for n in range(1, 6):
+            # One at a time: messages sent at once are handled concurrently (as by Lambda) and
+            # get their sequence numbers in whatever order the handlers run.
             bob.fill("#text", f"while away {n}")
             bob.press("#text", "Enter")
-        bob.wait_for_selector("#log .message >> text=while away 5", timeout=10_000)
+            bob.wait_for_selector(f"#log .message >> text=while away {n}", timeout=10_000)
         # Ada stays away until she has failed to reconnect at least twice.
         ada.wait_for_function("window.chatClient.attempt >= 3", timeout=15_000)
         assert not any("while away" in line for line in _messages(ada))
 
         ada_context.set_offline(False)
         ada.wait_for_selector("#log .message >> text=while away 5", timeout=20_000)
-        ada.wait_for_selector("#log .catchup >> text=caught up 5 message(s) in lobby", timeout=5_000)
+        ada.wait_for_selector(
+            "#log .catchup >> text=caught up 5 message(s) in lobby", timeout=5_000
+        )
         expected = ["[lobby] bob: before"] + [f"[lobby] bob: while away {n}" for n in range(1, 6)]
         assert _messages(ada) == expected
         assert _messages(bob) == expected

@@ -31,12 +31,22 @@ def test_killed_socket_resumes_every_message_once_in_order(
         client.kill(stay_offline=True)  # mid-stream: some of 1..20 may still be in flight
         _publish(server, "lobby", range(21, 71))
         client.go_online()
-        wait_until(lambda: len(client.texts("room:lobby")) >= 70, message="all 70 messages")
+        try:
+            wait_until(lambda: len(client.texts("room:lobby")) >= 70, 60, "all 70 messages")
+        except AssertionError:
+            state = client.streams.get("room:lobby")
+            raise AssertionError(
+                f"got {client.seqs('room:lobby')}, buffered {state and sorted(state.buffer)}, "
+                f"connects {client.connects}, frames {client.log[-6:]}"
+            ) from None
         assert client.texts("room:lobby") == list(range(1, 71))
         assert client.seqs("room:lobby") == list(range(1, 71))
         assert client.lost == []
         assert client.connects == 2
-        assert any(r["status"] == "ok" and r["replayed"] > 0 for r in client.resumed)
+        wait_until(  # the resumed frame follows the replayed messages
+            lambda: any(r["status"] == "ok" and r["replayed"] > 0 for r in client.resumed),
+            message="a resume that replayed messages",
+        )
     finally:
         client.stop()
 
@@ -145,3 +155,35 @@ def test_the_emulator_sweeps_apps_that_have_delivery(make_server: Any) -> None:
         assert second["wsgate"]["attempt"] == 2
         record = wait_until(lambda: server.served.undelivered, message="undelivered report")
         assert record[0].reason == "unacknowledged"
+
+
+def test_a_user_stream_reaches_every_connection_of_the_user_and_resumes(make_server: Any) -> None:
+    server = make_server()
+    delivery = server.served.delivery
+    with (
+        connect(server.ws_url + "?user=ula") as one,
+        connect(server.ws_url + "?user=ula") as two,
+        connect(server.ws_url + "?user=max") as other,
+    ):
+        wait_until(lambda: len(server.served.registry.by_user("ula")) == 2, message="connects")
+        sent = delivery.send_to_user("ula", {"text": "for ula"})
+        assert sorted(sent.sent) == sorted(
+            c.connection_id for c in server.served.registry.by_user("ula")
+        )
+        for ws in (one, two):
+            frame = json.loads(ws.recv(timeout=10))
+            assert frame == {
+                "text": "for ula",
+                "wsgate": {"stream": "user:ula", "seq": 1, "id": sent.message_id},
+            }
+        delivery.send_to_user("ula", {"text": "second"})
+        one.send(json.dumps({"action": "wsgate.resume", "streams": {"user:ula": 0}}))
+        other.send(json.dumps({"action": "wsgate.resume", "streams": {"user:ula": 0}}))
+        denied = json.loads(other.recv(timeout=10))
+        assert (denied["type"], denied["status"]) == ("wsgate.resumed", "denied")
+        frames = []
+        while not frames or frames[-1].get("type") != "wsgate.resumed":
+            frames.append(json.loads(one.recv(timeout=10)))
+    seqs = [f["wsgate"]["seq"] for f in frames if "wsgate" in f]
+    assert seqs[-2:] == [1, 2]  # the live copy of 2 may come first; the replay is in order
+    assert frames[-1]["status"] == "ok" and frames[-1]["replayed"] == 2

@@ -16,7 +16,7 @@ from wsgate.delivery.store_sqlite import SQLiteDeliveryStore
 NOW = 1_800_000_000.0
 
 
-@pytest.fixture(params=["memory", "sqlite", "dynalite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("dynalite", marks=pytest.mark.dynamodb)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeliveryStore]:
     backend: DeliveryStore
     if request.param == "memory":

@@ -170,9 +170,8 @@ class Delivery:
                 ``wsgate`` key) or not JSON-serialisable.
             RegistryError: The registry or the delivery store failed (nothing sent).
         """
-        members = [
-            c for c in self.registry.room_members(room) if c.connection_id not in set(exclude)
-        ]
+        skip = set(exclude)
+        members = [c for c in self.registry.room_members(room) if c.connection_id not in skip]
         return self.publish(protocol.room_stream(room), data, members)
 
     def send_to_user(self, user_id: str, data: Any) -> TrackedSend:
