@@ -48,3 +48,19 @@ def test_an_app_without_delivery_gets_none_of_it() -> None:
     assert "DeliveryTable" not in resources and "DeliverySweepFunction" not in resources
     variables = resources["WebSocketFunction"]["Properties"]["Environment"]["Variables"]
     assert "WSGATE_DELIVERY_STORE" not in variables
+
+
+def test_the_template_grants_every_dynamodb_call_the_store_makes() -> None:
+    import re
+    from pathlib import Path
+
+    from wsgate.delivery import store_dynamodb
+    from wsgate.deploy.resources import DYNAMODB_ACTIONS
+
+    source = Path(store_dynamodb.__file__).read_text()
+    setup = {"create_table", "get_waiter", "update_time_to_live"}
+    calls = set(re.findall(r"self\.client\.(\w+)", source)) - setup
+    assert calls >= {"update_item", "put_item", "query", "batch_write_item"}
+    for call in calls:
+        action = "dynamodb:" + "".join(part.title() for part in call.split("_"))
+        assert action in DYNAMODB_ACTIONS, action
