@@ -33,13 +33,15 @@ SECTION = "## Testing"
 
 
 def chat_tests() -> dict[str, Callable[[Any], None]]:
-    """The ``test_*`` functions of tests/testing/test_chat.py, by name."""
+    """The ``test_*(chat)`` functions of tests/testing/test_chat.py (run on both transports)."""
     spec = importlib.util.spec_from_file_location("bench_chat_tests", CHAT_TESTS)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return {
-        n: f for n, f in inspect.getmembers(module, inspect.isfunction) if n.startswith("test_")
+        name: func
+        for name, func in inspect.getmembers(module, inspect.isfunction)
+        if name.startswith("test_") and list(inspect.signature(func).parameters) == ["chat"]
     }
 
 
@@ -69,6 +71,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
     os.environ["WSGATE_METRICS"] = "off"  # EMF lines on stdout would only add noise
+    load_before = os.getloadavg()[0]
 
     from wsgate.local.invoke import load_app
     from wsgate.testing import RemoteTestClient
@@ -108,7 +111,8 @@ def main() -> None:
             SECTION,
             "",
             f"Command: `{command}` (CPython {platform.python_version()}, "
-            f"{os.cpu_count()} CPUs shared with other work; {stamp}).",
+            f"{os.cpu_count()} CPUs shared with other work; {stamp}; load average "
+            f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after).",
             "",
             "Each test of `tests/testing/test_chat.py` (the chat example: join, message to the "
             "room, leave, ...), in process: a fresh `WebSocketTestClient` and in-memory "
