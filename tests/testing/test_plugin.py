@@ -163,3 +163,27 @@ def test_fixtures_for_registries_emulator_and_contract(pytester: pytest.Pytester
             "*TestMyBackend::test_rooms PASSED*",
         ]
     )
+
+
+@pytest.mark.slow
+def test_a_plain_lambda_handler_is_an_app_too(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        app="""
+        from wsgate.gateway import ws_send_message
+
+
+        def lambda_handler(event, context):
+            ctx = event["requestContext"]
+            if ctx["eventType"] == "MESSAGE":
+                ws_send_message(ctx["connectionId"], "echo: " + event["body"])
+            return {"statusCode": 200}
+        """,
+        test_echo="""
+        def test_echo(wsgate_client, wsgate_app):
+            assert wsgate_app.__name__ == "lambda_handler"
+            with wsgate_client.connect("/") as ws:
+                ws.send_text("hello")
+                assert ws.receive_text() == "echo: hello"
+        """,
+    )
+    run(pytester).assert_outcomes(passed=1)

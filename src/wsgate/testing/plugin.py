@@ -124,9 +124,12 @@ def wsgate_app(wsgate_app_target: str | None) -> Any:
             "override the `wsgate_app` fixture."
         )
     from wsgate.local.invoke import load_app
+    from wsgate.router import WebSocketApp
 
     spec = load_app(wsgate_app_target)
-    return getattr(spec.handler, "__self__", spec.handler)  # the WebSocketApp, not its dispatch
+    owner = getattr(spec.handler, "__self__", None)
+    # For a WebSocketApp the spec holds its bound `dispatch`: hand out the app itself.
+    return owner if isinstance(owner, WebSocketApp) else spec.handler
 
 
 @pytest.fixture
