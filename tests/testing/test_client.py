@@ -398,9 +398,11 @@ def test_given_registry_is_used(rec: Recorder, tmp_path: Path) -> None:
 def test_app_authorizer_runs_before_connect() -> None:
     app = WebSocketApp(observe=False)
     seen: list[Any] = []
+    asked: list[tuple[str | None, str | None]] = []
 
     @app.authorizer(identity_sources=["route.request.querystring.token"])
     def authorize(request: Any) -> Principal:
+        asked.append((request.connection_id, request.header("Sec-WebSocket-Key")))
         if request.query.get("token") != "good":
             raise Unauthorized()
         return Principal("alice", {"role": "admin"})
@@ -408,6 +410,9 @@ def test_app_authorizer_runs_before_connect() -> None:
     @app.connect
     def on_connect(event: ConnectEvent) -> None:
         seen.append(event.raw["requestContext"]["authorizer"])
+        if event.raw["requestContext"]["authorizer"].get("role"):  # the app's authorizer ran
+            # ... on the same handshake as $connect's.
+            assert asked[-1] == (event.connection_id, event.headers["Sec-WebSocket-Key"])
 
     @app.route("who", two_way=True)
     def who(event: MessageEvent) -> Any:
@@ -418,7 +423,7 @@ def test_app_authorizer_runs_before_connect() -> None:
             with pytest.raises(HandshakeRejected) as rejected:
                 client.connect(path)
             assert rejected.value.status_code == status
-        assert seen == []
+        assert seen == [] and len(asked) == 1  # no token: refused before the authorizer ran
         with client.connect("/?token=good") as ws:
             assert seen[0]["principalId"] == "alice" and seen[0]["role"] == "admin"
             ws.send_json({"action": "who"})

@@ -235,7 +235,8 @@ class WebSocketTestClient:
         event = events.connect(query=parts.query, headers=extra)
         if authorizer is None and self.app.authorizer is not None:
             self._authorize(events, event)
-            event = events.connect(query=parts.query, headers=extra)
+            # Same handshake (key, trace id, request id), now with the authorizer's context.
+            event["requestContext"]["authorizer"] = dict(events.authorizer or {})
         response_headers: dict[str, str] = {}
         if "$connect" in self.app.route_keys:
             outcome = self._invoke(event, "$connect")
