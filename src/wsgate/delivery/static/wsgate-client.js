@@ -103,8 +103,8 @@
       this._save();
     }
 
-    /** Drop the socket as a network failure would (no close frame handshake wait); the
-     * client reconnects and resumes. For tests and "reconnect now" buttons. */
+    /** Close the socket and carry on as after a network failure: reconnect, rejoin, resume.
+     * For tests and "reconnect now" buttons. */
     drop() {
       if (this.ws) this.ws.close(4000, "client drop");
     }
@@ -171,7 +171,7 @@
       this.attempt = 0;
       this.everOpened = true;
       this.state = "open";
-      for (const ackId of this.requests.keys()) this._sendRequest(ackId, true);
+      const earlier = Array.from(this.requests.keys());
       this._emit("open", { reconnected });
       if (this.options.onConnect) {
         try {
@@ -181,6 +181,9 @@
         }
       }
       if (this.ws !== ws) return;
+      // Requests from before this connection go again once onConnect has restored the
+      // session (rejoined rooms), with their original ackIds: the server runs each once.
+      for (const ackId of earlier) this._sendRequest(ackId, true);
       const positions = {};
       for (const [stream, s] of this.streams) {
         // A stream first seen in a sync on this connection starts now: nothing to resume.
