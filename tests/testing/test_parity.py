@@ -20,6 +20,7 @@ from .parity_app import app
 
 APP_FILE = Path(__file__).resolve().parent / "parity_app.py"
 ID = r"[A-Za-z0-9_-]{15}="
+FORBIDDEN = '{"message":"Forbidden"}'  # API Gateway's body for a path that is not the stage
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +49,10 @@ def bye_of(watcher: Any, connection_id: str) -> dict[str, Any]:
 
 
 def test_handshake_outcomes(api: Any) -> None:
-    for path, status in (("/?token=bad", 401), ("/elsewhere", 403)):
+    for path, status, body in (("/?token=bad", 401, ""), ("/elsewhere", 403, FORBIDDEN)):
         with pytest.raises(HandshakeRejected) as rejected:
             api.connect(path)
-        assert rejected.value.status_code == status
+        assert (rejected.value.status_code, rejected.value.reason) == (status, body)
     with pytest.raises(HandshakeRejected) as crashed:
         api.connect("/?token=crash")
     assert crashed.value.status_code == 500  # WebSocketApp answers 500; API Gateway passes it on
