@@ -39,7 +39,7 @@ def _ids(records: Any) -> set[str]:
     return {record.connection_id for record in records}
 
 
-def _run_threads(target: Callable[[int], None], count: int) -> None:
+def _run_threads(target: Callable[[int], object], count: int) -> None:
     errors: list[BaseException] = []
 
     def run(index: int) -> None:
