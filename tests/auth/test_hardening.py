@@ -271,3 +271,43 @@ def test_cli_serve_with_authorizer_and_signatures(tmp_path: Path, auth_file: Pat
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        # a page on another site posting to the dashboard API ("simple" request, no preflight)
+        ("POST", "/_wsgate/api/broadcast", {"Origin": "https://evil.example"}, 403),
+        ("PUT", "/_wsgate/api/faults", {"Origin": "https://evil.example"}, 403),
+        ("POST", "/_wsgate/api/broadcast", {"Origin": "null"}, 403),
+        ("POST", "/local/@connections/abc%3D", {"Origin": "https://evil.example"}, 403),
+        # DNS rebinding: evil.example resolved to 127.0.0.1
+        ("GET", "/_wsgate/api/connections", {"Host": "evil.example:3001"}, 403),
+        ("GET", "/_wsgate/", {"Host": "evil.example"}, 403),
+        # the emulator's own pages and non-browser clients still work
+        ("POST", "/_wsgate/api/broadcast", {"Origin": "SELF"}, 200),
+        ("POST", "/_wsgate/api/broadcast", {}, 200),
+        ("GET", "/_wsgate/api/connections", {"Host": "localhost:PORT"}, 200),
+        ("GET", "/_wsgate/api/connections", {"Origin": "https://evil.example"}, 200),
+    ],
+)
+def test_other_sites_cannot_drive_the_emulator(
+    method: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    running = RunningEmulator(WebSocketApp())
+    try:
+        port = running.emulator.port
+        sent = {
+            k: v.replace("SELF", f"http://127.0.0.1:{port}").replace("PORT", str(port))
+            for k, v in headers.items()
+        }
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request(method, path, body=b"hi" if method != "GET" else None, headers=sent)
+            answer = conn.getresponse()
+            answer.read()
+        finally:
+            conn.close()
+        assert answer.status == status
+    finally:
+        running.stop()

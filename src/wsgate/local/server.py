@@ -26,6 +26,7 @@ from wsgate.local.http import (
 )
 from wsgate.local.invoke import AppSpec, Invoker, load_app
 from wsgate.local.management import Management
+from wsgate.local.origin import cross_site_refusal
 from wsgate.local.routing import Routing
 from wsgate.local.session import Session
 
@@ -364,6 +365,9 @@ class Emulator:
     # --- HTTP side --------------------------------------------------------------------------
 
     def _handle_http(self, channel: _Channel, request: HttpRequest) -> HttpResult:
+        refused = cross_site_refusal(request, self.config.host)  # other sites, DNS rebinding
+        if refused is not None:
+            return refused
         stage = "/" + self.config.stage
         path = request.path
         if path in (stage, stage + "/"):
