@@ -152,8 +152,10 @@ class ProtocolClient:
                 state = self.streams.get(frame["stream"])
                 if frame["status"] == "lost" and state is not None:
                     self.lost.append(frame)
-                    state.buffer = {s: f for s, f in state.buffer.items() if s > frame["latest"]}
-                    state.delivered = max(state.delivered, frame["latest"])
+                    oldest = frame.get("oldest")
+                    start = frame["latest"] if oldest is None else oldest - 1
+                    state.buffer = {s: f for s, f in state.buffer.items() if s > start}
+                    state.delivered = max(state.delivered, start)
                     self._flush(frame["stream"], state)
             if frame["status"] == "lost":
                 self._ack(ws, frame["stream"])

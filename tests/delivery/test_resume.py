@@ -66,12 +66,14 @@ def test_a_buffer_too_short_signals_continuity_lost(
         lost = wait_until(lambda: client.lost, message="continuity-lost signal")
         assert lost[0]["stream"] == "room:lobby"
         assert (lost[0]["from"], lost[0]["latest"]) == (5, 35)
-        assert lost[0]["oldest"] == 26  # the ten newest are still buffered
-        assert client.texts("room:lobby") == [1, 2, 3, 4, 5]
-        wait_until(client.joined, message="rejoin")
+        assert lost[0]["oldest"] == 26  # the ten newest are still buffered, and replayed
+        assert lost[0]["replayed"] == 10
+        wait_until(lambda: len(client.texts("room:lobby")) == 15, message="the replayed ten")
+        assert client.texts("room:lobby") == [1, 2, 3, 4, 5, *range(26, 36)]
         _publish(server, "lobby", range(36, 38))
-        wait_until(lambda: len(client.texts("room:lobby")) == 7, message="after the loss")
+        wait_until(lambda: len(client.texts("room:lobby")) == 17, message="after the loss")
         assert client.texts("room:lobby")[-2:] == [36, 37]
+        assert len(client.lost) == 1
     finally:
         client.stop()
 

@@ -19,7 +19,7 @@ Server → client::
     {"type": "wsgate.ack", "ackId": "c1-17", "status": "accepted"}     (or "rejected" + reason)
     {"type": "wsgate.sync", "stream": "room:lobby", "seq": 12}         position at subscribe
     {"type": "wsgate.resumed", "stream": "room:lobby", "status": "ok", "from": 12, "latest": 20,
-     "replayed": 8}                                                    (or "lost" / "denied")
+     "replayed": 8}               (or "lost" + "oldest": the replay began there / "denied")
     {"type": "wsgate.error", "reason": "…"}                            a malformed protocol frame
 """
 

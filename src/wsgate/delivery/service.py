@@ -258,8 +258,9 @@ class Delivery:
     def handle_resume(self, connection_id: str, body: Mapping[str, Any]) -> dict[str, str]:
         """Apply a ``wsgate.resume`` frame: replay what each stream's buffer holds after the
         client's position, in order, then a ``wsgate.resumed`` frame per stream saying
-        ``ok``, ``lost`` (the buffer no longer reaches back: resync from your own data) or
-        ``denied``. Returns the status per stream.
+        ``ok``, ``lost`` (the buffer no longer reaches back to the position: the replay starts
+        at ``oldest``, what came before it is gone — resync from your own data) or ``denied``.
+        Returns the status per stream.
 
         Raises:
             InvalidBodyError: The frame is malformed (nothing sent).
@@ -273,26 +274,18 @@ class Delivery:
 
     def _resume_one(self, connection_id: str, stream: str, after: int) -> str:
         if not self.can_resume(connection_id, stream):
-            latest = 0
-            self.sender.send(
-                connection_id, protocol.resumed_frame(stream, "denied", after=after, latest=latest)
-            )
+            frame = protocol.resumed_frame(stream, "denied", after=after, latest=0)
+            self.sender.send(connection_id, frame)
             return "denied"
         now = self.clock()
         found = self.store.read_after(
             stream, after, now=now, limit=self.buffer_size, max_len=self.buffer_size
         )
-        if after == found.latest:
-            frame = protocol.resumed_frame(stream, "ok", after=after, latest=found.latest)
-            self.sender.send(connection_id, frame)
-            return "ok"
-        if after > found.latest or not found.messages or found.messages[0].seq != after + 1:
-            frame = protocol.resumed_frame(
-                stream, "lost", after=after, latest=found.latest, oldest=found.oldest
-            )
-            self.sender.send(connection_id, frame)
-            self._count("DeliveryContinuityLost", 1)
-            return "lost"
+        continuous = after == found.latest or (
+            after < found.latest and bool(found.messages) and found.messages[0].seq == after + 1
+        )
+        # Whatever the buffer still holds after the position is replayed, in order, even when
+        # continuity is lost: the client learns where the hole is and gets the rest.
         due = now + self.ack_timeout
         self.store.add_pending(
             [
@@ -302,11 +295,19 @@ class Delivery:
         )
         for message in found.messages:
             self.sender.send(connection_id, _frame(message, 1))
+        status: protocol.ResumeStatus = "ok" if continuous else "lost"
         frame = protocol.resumed_frame(
-            stream, "ok", after=after, latest=found.latest, replayed=len(found.messages)
+            stream,
+            status,
+            after=after,
+            latest=found.latest,
+            replayed=len(found.messages),
+            oldest=None if continuous else found.oldest,
         )
         self.sender.send(connection_id, frame)
-        return "ok"
+        if not continuous:
+            self._count("DeliveryContinuityLost", 1)
+        return status
 
     def disconnected(self, connection_id: str) -> list[Undelivered]:
         """Forget a closed connection's pending messages, reporting each as undelivered.

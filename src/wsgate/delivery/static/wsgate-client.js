@@ -296,11 +296,16 @@
       this._emit("resumed", frame);
       if (!s) return;
       if (frame.status === "lost") {
-        for (const seq of Array.from(s.buffer.keys())) if (seq <= frame.latest) s.buffer.delete(seq);
-        if (s.delivered < frame.latest) s.delivered = frame.latest;
+        // The replay (already buffered here) starts at `oldest`; before it is a hole. A server
+        // behind the client (its store was reset) restarts the stream at `latest`.
+        const behind = frame.latest < frame.from;
+        const start = behind ? frame.latest : frame.oldest != null ? frame.oldest - 1 : frame.latest;
+        for (const seq of Array.from(s.buffer.keys())) if (behind || seq <= start) s.buffer.delete(seq);
+        if (behind || s.delivered < start) s.delivered = start;
         this._emit("continuityLost", {
           stream: frame.stream,
           from: frame.from,
+          to: start,
           latest: frame.latest,
           oldest: frame.oldest,
         });
