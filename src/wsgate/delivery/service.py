@@ -70,7 +70,10 @@ class Delivery:
         can_resume: ``(connection_id, stream) -> bool``; default: ``room:X`` for members of
             room X, ``user:U`` for connections of user U.
         on_undelivered: Called with each :class:`Undelivered` record (e.g. to alert or store).
-        metrics: Optional object with ``put(name, value, unit)`` (:class:`wsgate.observe.Metrics`).
+        metrics: Where the ``Delivery*`` counts go: an object with ``put(name, value, unit)``
+            (:class:`wsgate.observe.Metrics`); default the process-wide
+            :func:`wsgate.observe.get_metrics` (EMF, off with ``WSGATE_METRICS=off``); ``False``
+            records nothing.
         clock: Epoch-seconds clock (tests pass a fake one).
     """
 
@@ -354,6 +357,12 @@ class Delivery:
             if remaining is not None and remaining() < 5000:
                 break
         summary = total.as_dict()
+        try:  # outside a WebSocket invocation nothing else flushes the metrics
+            recorder = self._recorder()
+            if recorder is not None and hasattr(recorder, "flush"):
+                recorder.flush()
+        except Exception:
+            logger.exception("flushing delivery metrics failed")
         logger.info(
             "delivery sweep: %d examined, %d redelivered, %d failed, %d undelivered",
             total.examined,
@@ -457,12 +466,22 @@ class Delivery:
             logger.exception("resume check for %s on %s failed", connection_id, stream)
         return False
 
+    def _recorder(self) -> Any:
+        if self.metrics is None:
+            from wsgate.observe import get_metrics
+
+            return get_metrics()
+        return self.metrics or None
+
     def _count(self, name: str, value: int) -> None:
-        if self.metrics is not None and value:
-            try:
-                self.metrics.put(name, value, "Count")
-            except Exception:
-                logger.exception("recording metric %s failed", name)
+        if not value:
+            return
+        try:
+            recorder = self._recorder()
+            if recorder is not None:
+                recorder.put(name, value, "Count")
+        except Exception:
+            logger.exception("recording metric %s failed", name)
 
 
 def _frame(message: BufferedMessage, attempt: int) -> str:
