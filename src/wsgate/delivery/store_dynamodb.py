@@ -248,6 +248,7 @@ class DynamoDBDeliveryStore:
                     ":hi": {"S": f"{stream}#{_seq_key(seq)}"},
                 },
                 ProjectionExpression="pk, sk",
+                ConsistentRead=True,  # sees pending acks written just before
             )
         ]
         self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys])

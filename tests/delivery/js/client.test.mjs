@@ -200,3 +200,25 @@ test("reorders, drops duplicates, acks cumulatively and asks to fill a gap", asy
     client.close();
   }
 });
+
+test("positions kept in storage survive a page reload and are resumed", async () => {
+  const saved = new Map();
+  const storage = { getItem: (k) => saved.get(k) ?? null, setItem: (k, v) => saved.set(k, v) };
+  const first = new WsgateClient("ws://unused", { WebSocket: RecordingSocket, storage });
+  const ws1 = RecordingSocket.last;
+  await waitFor(() => ws1.readyState === 1, 1000, "open");
+  ws1.deliver({ type: "wsgate.sync", stream: "room:y", seq: 40 });
+  ws1.deliver({ n: 41, wsgate: { stream: "room:y", seq: 41, id: "m41" } });
+  first.close();
+  assert.deepEqual(JSON.parse(saved.get("wsgate.positions")), { "room:y": 41 });
+
+  const second = new WsgateClient("ws://unused", { WebSocket: RecordingSocket, storage });
+  const ws2 = RecordingSocket.last;
+  try {
+    await waitFor(() => ws2.sent.some((f) => f.action === "wsgate.resume"), 1000, "a resume");
+    assert.deepEqual(ws2.sent.find((f) => f.action === "wsgate.resume").streams, { "room:y": 41 });
+    assert.equal(second.position("room:y"), 41);
+  } finally {
+    second.close();
+  }
+});
