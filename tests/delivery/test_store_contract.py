@@ -16,7 +16,14 @@ from wsgate.delivery.store_sqlite import SQLiteDeliveryStore
 NOW = 1_800_000_000.0
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("dynalite", marks=pytest.mark.dynamodb)])
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("dynalite", marks=pytest.mark.dynamodb),
+        pytest.param("moto", marks=pytest.mark.dynamodb),
+    ]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeliveryStore]:
     backend: DeliveryStore
     if request.param == "memory":
@@ -28,7 +35,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeliverySt
 
         from wsgate.delivery.store_dynamodb import DynamoDBDeliveryStore
 
-        server = request.getfixturevalue("dynalite_server")
+        server = request.getfixturevalue(f"{request.param}_server")
         client = boto3.client("dynamodb", **server.boto_kwargs)
         backend = DynamoDBDeliveryStore(f"delivery-{uuid.uuid4().hex[:8]}", client=client)
         backend.create_table()
