@@ -60,7 +60,7 @@ USER_AGENT = "wsgate-testclient"
 _READY = re.compile(r"wsgate: WebSocket\s+(ws://\S+)")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
+def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01) -> T:
     """Poll ``predicate`` until it returns something truthy, and return that.
 
     Use it for effects that happen after the client's call returns on a real server (a
@@ -371,7 +371,7 @@ class RemoteTestClient:
         ws_url: str,
         *,
         registry: ConnectionRegistry | None = None,
-        timeout: float = 5.0,
+        timeout: float = 10.0,
         process: EmulatorProcess | None = None,
     ) -> None:
         parts = urlsplit(ws_url)
@@ -391,7 +391,7 @@ class RemoteTestClient:
         self._management: Any = None
 
     @classmethod
-    def start(cls, app: str, *, timeout: float = 5.0, **options: Any) -> RemoteTestClient:
+    def start(cls, app: str, *, timeout: float = 10.0, **options: Any) -> RemoteTestClient:
         """Start ``wsgate serve app`` (see :class:`EmulatorProcess` for ``options``) and return
         a client that stops it on :meth:`close`.
 
