@@ -370,6 +370,18 @@ def test_management_api_from_the_test(client: WebSocketTestClient) -> None:
     assert client.registry.get(gone) is None  # a 410 prunes the record
     with pytest.raises(ConnectionGoneError):
         client.disconnect(gone)
+    assert [(c.method, c.status) for c in client.calls] == [
+        ("POST", 200),
+        ("POST", 200),
+        ("GET", 200),
+        ("GET", 200),
+        ("GET", 410),
+        ("POST", 410),
+        ("DELETE", 410),
+    ]
+    assert client.calls[1].data == b"raw" and client.calls[0].endpoint == client.endpoint
+    client.transport.clear()
+    assert client.calls == []
 
 
 def test_wrong_endpoint_is_forbidden(client: WebSocketTestClient) -> None:
