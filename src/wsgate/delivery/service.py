@@ -8,7 +8,6 @@ another began.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from wsgate.delivery import protocol
+from wsgate.delivery.posting import frame_of, id_of, post_many, to_json, unique
 from wsgate.delivery.results import SweepResult, TrackedSend, Undelivered, UndeliveredReason
 from wsgate.delivery.store import BufferedMessage, DeliveryStore, Pending
 from wsgate.exceptions import (
@@ -33,19 +33,6 @@ logger = logging.getLogger("wsgate.delivery")
 
 MAX_FRAME_BYTES = 131_072
 _PENDING_GRACE = 86_400  # seconds a pending record outlives its message (TTL safety net)
-
-
-def _json(data: Any) -> str:
-    if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
-        raise TypeError(
-            f"a tracked message is a JSON object (a dict with str keys), not {type(data).__name__}"
-        )
-    if protocol.TRACKING_KEY in data:
-        raise TypeError(f"the key {protocol.TRACKING_KEY!r} is reserved for delivery tracking")
-    try:
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"tracked messages must be JSON-serialisable: {exc}") from None
 
 
 class Delivery:
@@ -189,7 +176,7 @@ class Delivery:
         used). The message is buffered and every pending ack recorded *before* the first post,
         so a crash mid-way loses nothing: the sweep redelivers. Raises as :meth:`send_to_room`.
         """
-        data_json = _json(data)
+        data_json = to_json(data)
         message_id = uuid.uuid4().hex
         probe = protocol.message_frame(stream, protocol.MAX_SEQ, message_id, data_json, attempt=99)
         size = len(probe.encode())
@@ -197,7 +184,7 @@ class Delivery:
             raise PayloadTooLargeError(
                 "*", 413, f"tracked frame of {size} bytes > {MAX_FRAME_BYTES}"
             )
-        targets = _unique(recipients)
+        targets = unique(recipients)
         now = self.clock()
         message = self.store.append(
             stream, message_id, data_json, now=now, ttl=self.buffer_ttl, max_len=self.buffer_size
@@ -205,7 +192,7 @@ class Delivery:
         due = now + self.ack_timeout
         expires = message.expires_at + _PENDING_GRACE
         self.store.add_pending(
-            [Pending(_id_of(t), stream, message.seq, 1, due, expires) for t in targets]
+            [Pending(id_of(t), stream, message.seq, 1, due, expires) for t in targets]
         )
         result = TrackedSend(stream, message.seq, message_id)
         frame = protocol.message_frame(stream, message.seq, message_id, data_json)
@@ -297,7 +284,7 @@ class Delivery:
             ]
         )
         for message in found.messages:
-            self.sender.send(connection_id, _frame(message, 1))
+            self.sender.send(connection_id, frame_of(message, 1))
         status: protocol.ResumeStatus = "ok" if continuous else "lost"
         frame = protocol.resumed_frame(
             stream,
@@ -392,7 +379,7 @@ class Delivery:
                 result.skipped += 1
                 continue
             try:
-                self.sender.send(entry.connection_id, _frame(message, attempts))
+                self.sender.send(entry.connection_id, frame_of(message, attempts))
             except ConnectionGoneError:
                 self._drop(entry, "gone", result)
             except SendError as exc:
@@ -431,28 +418,7 @@ class Delivery:
     # --- helpers -------------------------------------------------------------------------------
 
     def _post_many(self, targets: list[Any], frame: str) -> dict[str, SendError | None]:
-        outcome: dict[str, SendError | None] = {}
-        if not targets:
-            return outcome
-        broadcast = getattr(self.sender, "broadcast", None)
-        if broadcast is not None:
-            answer = broadcast(targets, frame)
-            for cid in answer.sent:
-                outcome[cid] = None
-            for cid in answer.gone:
-                outcome[cid] = ConnectionGoneError(cid)
-            for cid, error in answer.failed.items():
-                outcome[cid] = error
-            return outcome
-        for target in targets:
-            cid = _id_of(target)
-            try:
-                self.sender.send(cid, frame)
-            except SendError as exc:
-                outcome[cid] = exc
-            else:
-                outcome[cid] = None
-        return outcome
+        return post_many(self.sender, targets, frame)
 
     def _member_of(self, connection_id: str, stream: str) -> bool:
         kind, _, name = stream.partition(":")
@@ -482,28 +448,3 @@ class Delivery:
                 recorder.put(name, value, "Count")
         except Exception:
             logger.exception("recording metric %s failed", name)
-
-
-def _frame(message: BufferedMessage, attempt: int) -> str:
-    return protocol.message_frame(
-        message.stream, message.seq, message.message_id, message.data, attempt=attempt
-    )
-
-
-def _id_of(target: Any) -> str:
-    if isinstance(target, str):
-        return target
-    if isinstance(target, Mapping):
-        return str(target["connectionId"])
-    return str(target.connection_id)
-
-
-def _unique(recipients: Iterable[Any]) -> list[Any]:
-    seen: set[str] = set()
-    result = []
-    for target in recipients:
-        cid = _id_of(target)
-        if cid not in seen:
-            seen.add(cid)
-            result.append(target)
-    return result
