@@ -66,11 +66,70 @@ def measure(
     return sum(per_op.values()), per_op, statistics.median(times) * 1000
 
 
+def dispatch_overhead(rounds: int) -> list[str]:
+    """µs per dispatch of one MESSAGE without an ackId, and with one, with delivery enabled
+    (memory store), beside the same app without delivery — all in this process."""
+    import timeit
+
+    from wsgate.delivery import Delivery, MemoryDeliveryStore, enable
+    from wsgate.registry.memory import MemoryRegistry
+    from wsgate.router import WebSocketApp
+    from wsgate.testing.factories import message_event
+
+    def build(with_delivery: bool) -> Any:
+        app = WebSocketApp(observe=False)
+
+        @app.route("say")
+        def say(event: Any) -> None:
+            pass
+
+        if with_delivery:
+            registry = MemoryRegistry()
+            registry.store("c1")
+            enable(app, Delivery(MemoryDeliveryStore(), registry=registry, sender=NullSender()))
+        return app
+
+    plain, tracked = build(False), build(True)
+    event = message_event({"action": "say", "text": "hi"}, app=plain, connection_id="c1")
+    counter = iter(range(10**9))
+
+    def acked() -> None:
+        body = {"action": "say", "text": "hi", "ackId": f"a-{next(counter)}"}
+        tracked.dispatch(message_event(body, app=tracked, connection_id="c1"), None)
+
+    def plain_with_event_build() -> None:
+        plain.dispatch(
+            message_event({"action": "say", "text": "hi"}, app=plain, connection_id="c1"), None
+        )
+
+    def best(fn: Callable[[], Any]) -> float:
+        return min(timeit.repeat(fn, number=rounds, repeat=5)) / rounds * 1e6
+
+    base = best(lambda: plain.dispatch(event, None))
+    with_delivery = best(lambda: tracked.dispatch(event, None))
+    base_built = best(plain_with_event_build)
+    with_ack = best(acked)
+    return [
+        "",
+        "In-process dispatch cost (`WebSocketApp(observe=False)`, memory store, "
+        f"best of 5 rounds of {rounds}):",
+        "",
+        "| dispatch of one MESSAGE | µs | ratio to the app without delivery |",
+        "|---|---|---|",
+        f"| app without delivery (baseline) | {base:.1f} | 1.0 |",
+        f"| app with `enable()`, no `ackId` | {with_delivery:.1f} | {with_delivery / base:.1f} |",
+        f"| app without delivery, event built per call (baseline) | {base_built:.1f} | 1.0 |",
+        f"| app with `enable()`, new `ackId` each call (claim, answer, ack frame) "
+        f"| {with_ack:.1f} | {with_ack / base_built:.1f} |",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--rounds", type=int, default=2000, help="dispatches per timing round")
     args = parser.parse_args()
 
     import boto3
@@ -245,6 +304,8 @@ def main() -> None:
         "message, cached per sweep) and a conditional UpdateItem (the claim) per redelivery.",
         "",
     ]
+    lines += dispatch_overhead(args.rounds)
+    lines.append("")
     text = "\n".join(lines)
     print(text)
     if args.write:

@@ -170,6 +170,8 @@ class DeliveryMiddleware:
         if event.route_key in _PROTOCOL_ROUTES:
             return None
         try:
+            if protocol.ACK_ID_FIELD not in event.body:  # most messages: skip the JSON parse
+                return None
             document = event.json
         except EventError:
             return None

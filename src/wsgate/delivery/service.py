@@ -350,7 +350,9 @@ class Delivery:
                 recorder.flush()
         except Exception:
             logger.exception("flushing delivery metrics failed")
-        logger.info(
+        # An idle sweep stays quiet (the emulator runs one every second).
+        logger.log(
+            logging.INFO if total.examined else logging.DEBUG,
             "delivery sweep: %d examined, %d redelivered, %d failed, %d undelivered",
             total.examined,
             total.redelivered,
