@@ -40,7 +40,7 @@ def test_the_js_client_passes_its_node_tests(make_server: Any) -> None:
     )
     report = done.stdout + done.stderr
     assert done.returncode == 0, report
-    assert "# fail 0" in report and "# pass 5" in report, report
+    assert "# fail 0" in report and "# pass 6" in report, report
 
 
 def test_the_emulator_serves_the_client_at_a_fixed_path(make_server: Any) -> None:

@@ -222,3 +222,30 @@ test("positions kept in storage survive a page reload and are resumed", async ()
     second.close();
   }
 });
+
+test("a server that accepts and drops at once is retried with growing delays", async () => {
+  class FlakySocket extends RecordingSocket {
+    constructor() {
+      super();
+      setTimeout(() => {
+        this.readyState = 3;
+        this.onclose && this.onclose({ code: 1006, reason: "" });
+      }, 1);
+    }
+  }
+  const delays = [];
+  const client = new WsgateClient("ws://unused", {
+    WebSocket: FlakySocket,
+    initialDelay: 5,
+    factor: 2,
+    maxDelay: 40,
+    jitter: 0,
+  });
+  client.on("reconnecting", (e) => delays.push(e.delay));
+  try {
+    await waitFor(() => delays.length >= 5, 2000, "five reconnects");
+    assert.deepEqual(delays.slice(0, 5), [5, 10, 20, 40, 40]);
+  } finally {
+    client.close();
+  }
+});

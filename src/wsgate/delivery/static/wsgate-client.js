@@ -34,6 +34,7 @@
     requestTimeout: 10000, // ms to wait for an ack before sending a request again
     requestAttempts: 4,
     connectTimeout: 10000, // ms for the handshake before trying again
+    stableAfter: 5000, // ms a connection must last for the reconnect backoff to start over
     storage: null, // {getItem, setItem}: keeps positions across page reloads
     storageKey: "wsgate.positions",
     onConnect: null, // async (client) => {}: rejoin rooms here; resume runs after it
@@ -53,6 +54,8 @@
       this.listeners = new Map();
       this.counter = 0;
       this.attempt = 0;
+      this.everOpened = false;
+      this.openedAt = 0;
       this.closed = false;
       this.ws = null;
       this.dirty = new Set();
@@ -143,6 +146,10 @@
         clearTimeout(timer);
         if (this.ws !== ws) return;
         this.ws = null;
+        // The backoff starts over only after a connection that lasted: a server that accepts
+        // and drops at once is retried ever more slowly, not in a tight loop.
+        if (this.openedAt && Date.now() - this.openedAt >= this.options.stableAfter) this.attempt = 0;
+        this.openedAt = 0;
         try {
           ws.close();
         } catch (err) {
@@ -167,9 +174,9 @@
     }
 
     async _onOpen(ws) {
-      const reconnected = this.attempt > 0 || this.everOpened;
-      this.attempt = 0;
+      const reconnected = this.everOpened;
       this.everOpened = true;
+      this.openedAt = Date.now();
       this.state = "open";
       const earlier = Array.from(this.requests.keys());
       this._emit("open", { reconnected });
