@@ -70,6 +70,7 @@ class RunningEmulator:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.loop = asyncio.new_event_loop()
+        self._clients: list[Any] = []
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="emulator", daemon=True)
@@ -116,7 +117,7 @@ class RunningEmulator:
 
     def client(self, *, attempts: int = 1, endpoint: str | None = None) -> Any:
         """An unmodified boto3 management client aimed at the emulator."""
-        return boto3.client(
+        client = boto3.client(
             "apigatewaymanagementapi",
             endpoint_url=endpoint or self.endpoint,
             region_name="us-east-1",
@@ -124,8 +125,13 @@ class RunningEmulator:
             aws_secret_access_key="test",
             config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}),
         )
+        self._clients.append(client)
+        return client
 
     def stop(self) -> None:
+        for client in self._clients:
+            client.close()  # their pooled sockets would otherwise leak into later tests
+        self._clients.clear()
         if self.loop.is_closed():
             return
         future = asyncio.run_coroutine_threadsafe(self.emulator.stop(), self.loop)
