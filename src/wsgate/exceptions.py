@@ -183,7 +183,8 @@ class MessageRejected(WsgateError):
     """Raise in a message handler to reject a client message that asked for an acknowledgement.
 
     With delivery enabled (:mod:`wsgate.delivery`), the client's ack says ``rejected`` with this
-    reason, and a retry of the same message id gets the same answer without running the handler.
+    reason, and a retry of the same message id gets the same answer without running the handler;
+    a message without an ack id gets a 400 response carrying the reason.
     """
 
     def __init__(self, reason: str = "rejected") -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from websockets.sync.client import ClientConnection, connect
 
 from wsgate.delivery.store import DeliveryStore
+from wsgate.exceptions import MessageRejected
 
 
 def _ack(ws: ClientConnection, ack_id: str) -> dict[str, Any]:
@@ -94,3 +95,21 @@ def test_an_invalid_ack_id_is_refused_before_the_handler(make_server: Any) -> No
     (error,) = [f for f in frames if f["type"] == "wsgate.error"]
     assert "ackId" in error["reason"]
     assert server.served.handled["e"] == 0
+
+
+def test_message_rejected_without_an_ack_id_is_a_400_not_a_crash() -> None:
+    from wsgate.delivery import Delivery, MemoryDeliveryStore, enable
+    from wsgate.registry.memory import MemoryRegistry
+    from wsgate.router import WebSocketApp
+    from wsgate.testing.factories import message_event
+
+    app = WebSocketApp(observe=False)
+    enable(app, Delivery(MemoryDeliveryStore(), registry=MemoryRegistry(), sender=object()))
+
+    @app.route("join", two_way=True)
+    def join(event: Any) -> None:
+        raise MessageRejected("room is full")
+
+    response = app.dispatch(message_event({"action": "join"}, app=app), None)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"]) == {"message": "room is full"}

@@ -4,7 +4,8 @@
 
 * answers an app message carrying ``ackId`` once its handler has run — ``accepted``, or
   ``rejected`` with the reason of a :class:`~wsgate.exceptions.MessageRejected` — and runs a
-  retried id only once (the idempotency window lives in the delivery store);
+  retried id only once (the idempotency window lives in the delivery store); a
+  ``MessageRejected`` from a message without ``ackId`` becomes a 400 response with the reason;
 * redelivers what is due for the sending connection after each of its messages;
 * forgets a connection's pending messages on ``$disconnect`` (reported undelivered).
 """
@@ -108,7 +109,11 @@ class DeliveryMiddleware:
             _reply(delivery, event.connection_id, protocol.error_frame(str(exc)))
             return error_response(400, "Bad request body")
         if ack_id is None:
-            return call_next(event)
+            try:
+                return call_next(event)
+            except MessageRejected as exc:  # no ack asked for: a 400 (the body of a two-way route)
+                logger.info("message rejected on %s: %s", event.route_key, exc.reason)
+                return error_response(400, exc.reason)
         scope = self._scope(event)
         now = delivery.clock()
         claim = delivery.store.claim(
