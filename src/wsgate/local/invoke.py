@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import importlib.util
 import logging
@@ -179,12 +180,21 @@ class Invoker:
             return app.handler(event, _make_context(request_id, timeout, app.name))
 
         future = loop.run_in_executor(self._pool, call)
+        # One waiter woken by the result or by the timer: cheaper per message than
+        # wait_for(shield(future)), and the handler's own future is never touched.
+        waiter: asyncio.Future[None] = loop.create_future()
+        future.add_done_callback(functools.partial(_wake, waiter))
+        timer = loop.call_later(timeout, _wake, waiter, None)
         try:
-            result = await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
+            await waiter
+        finally:
+            timer.cancel()
+        if not future.done():
             # A thread cannot be killed: the handler runs on, its result is discarded.
             future.add_done_callback(_discard)
             return Outcome("timeout")
+        try:
+            result = future.result()
         except Exception as exc:
             logger.error(
                 "handler failed for %s (request %s)",
@@ -202,6 +212,11 @@ class Invoker:
     def shutdown(self) -> None:
         """Stop accepting work; running handlers finish on their own."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _wake(waiter: asyncio.Future[None], _: object) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _discard(future: asyncio.Future[Any]) -> None:
