@@ -60,9 +60,11 @@ def test_public_names() -> None:
     assert delivery.client_js_path().read_text().startswith("/*")
 
 
-def test_importing_the_package_loads_neither_boto3_nor_asyncio() -> None:
+def test_importing_delivery_loads_neither_boto3_nor_asyncio() -> None:
+    # The Lambda-side path: boto3 only when a DynamoDB store first talks to DynamoDB.
     code = (
-        "import sys, wsgate.delivery, wsgate.delivery.protocol, wsgate.delivery.store;"
+        "import sys, wsgate.delivery, wsgate.delivery.service, wsgate.delivery.middleware,"
+        " wsgate.delivery.store_sqlite, wsgate.delivery.store_dynamodb;"
         "print(sorted(m for m in ('boto3', 'botocore', 'asyncio') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
