@@ -15,6 +15,10 @@
  * drops duplicates and delivers each stream's messages in sequence order, asking for a replay
  * when a gap does not fill within `gapTimeout`; retries `request()`s with the same ackId, so the
  * server runs each once. Protocol: docs/delivery.md.
+ *
+ * Browsers: <script src="/wsgate-client.js"> defines window.WsgateClient. Node: require() it;
+ * Node 22+ has a global WebSocket (Node 20: --experimental-websocket, or pass
+ * options.WebSocket, e.g. the `ws` package's class).
  */
 (function (root, factory) {
   const api = factory();
