@@ -316,6 +316,33 @@ def table(ours: Target, theirs: Target | None, args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def verdicts(ours: Target, theirs: Target | None, args: argparse.Namespace) -> str:
+    """The acceptance targets, each checked against this run's figures."""
+    r = ours.results
+    lines = []
+    if theirs is not None:
+        ratio = r["rtt_post_median"] / theirs.results["rtt_post_median"]
+        two_way = r["rtt_twoway_median"] / theirs.results["rtt_twoway_median"]
+        lines.append(
+            f"median round trip via PostToConnection {ratio:.3f}x serverless-offline's "
+            f"(target <= 0.333x: {'met' if ratio <= 1 / 3 else 'NOT met'}); via a two-way "
+            f"route {two_way:.3f}x ({'met' if two_way <= 1 / 3 else 'NOT met'})"
+        )
+    if args.broadcast == 1000:
+        ms = r["broadcast_ms"]
+        lines.append(
+            f"broadcast to 1,000 clients {ms:.0f} ms (target < 250 ms: "
+            f"{'met' if ms < 250 else 'NOT met'})"
+        )
+    if args.idle == 10000:
+        mb = r["rss_idle_mb"] * 1.048576  # MiB -> MB
+        lines.append(
+            f"10,000 idle connections {mb:.0f} MB RSS (target < 300 MB: "
+            f"{'met' if mb < 300 and r['idle_opened'] == args.idle else 'NOT met'})"
+        )
+    return "Targets: " + "; ".join(lines) + "." if lines else ""
+
+
 def write_results(text: str) -> None:
     content = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     start = content.find(SECTION)
@@ -376,6 +403,10 @@ async def run(args: argparse.Namespace) -> str:
         " 10,000 idle connections < 300 MB.",
         "",
         table(ours, theirs, args),
+        "",
+        verdicts(ours, theirs, args),
+        f"Load average at the end of the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        " (the machine is shared: absolute figures move with load, the ratios much less).",
     ]
     return "\n".join(notes) + "\n"
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -145,7 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
             await emulator.stop()
 
     try:
-        asyncio.run(run())
+        _run_on_sender_loop(run)
     except ConfigurationError as exc:
         print(f"wsgate: {exc}", file=sys.stderr)
         return 2
@@ -161,6 +164,35 @@ def _add_template(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     from wsgate.deploy.cli import add_template_command
 
     add_template_command(subparsers)
+
+
+def _run_on_sender_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``main()`` on wsgate's sender loop (its background thread) until it ends or Ctrl-C.
+
+    Handlers call ``wsgate.gateway`` from worker threads, and the sender runs those calls on
+    its own loop. When the emulator runs on that same loop, a handler's send reaches the
+    connection in one thread hand-off instead of two, which is most of a round trip here.
+    """
+    from wsgate.sender import loop as sender_loop
+
+    loop = sender_loop.get_loop()
+    finished = threading.Event()
+
+    async def wrapper() -> None:
+        try:
+            await main()
+        finally:
+            finished.set()
+
+    future = asyncio.run_coroutine_threadsafe(wrapper(), loop)
+    try:
+        future.result()
+    except KeyboardInterrupt:
+        future.cancel()  # main() runs its cleanup (``finally``) on the loop
+        finished.wait(60)
+        raise
+    except concurrent.futures.CancelledError:
+        finished.wait(60)
 
 
 #: Subcommand registrars, in ``--help`` order.

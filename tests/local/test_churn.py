@@ -32,8 +32,9 @@ KEEP = 25
 
 def _work(emulator: Emulator) -> list[Any]:
     """Per-connection tasks still running (background services such as sweeps excluded)."""
-    names = {"handshake", "_message", "invoke"}
-    return [t for t in emulator._tasks if t.get_coro().__name__ in names]  # type: ignore[union-attr]
+    names = {"handshake", "invoke"}
+    tasks = [t for t in emulator._tasks if t.get_coro().__name__ in names]  # type: ignore[union-attr]
+    return tasks + [emulator.invoker] * emulator.invoker.in_flight
 
 
 def _sockets() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -21,9 +22,14 @@ from .conftest import wait_until
 
 APP = textwrap.dedent(
     """
+    from wsgate.gateway import ws_send_message
     from wsgate.router import WebSocketApp
 
     app = WebSocketApp()
+
+    @app.route("shout")
+    def shout(event):
+        ws_send_message(event.connection_id, event.body.upper())
 
     @app.route("echo", two_way=True)
     def echo(event):
@@ -45,12 +51,12 @@ def app_dir(tmp_path: Path) -> Path:
 def test_app_forms(app_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(app_dir)
     by_path = load_app(str(app_dir / "chatapp.py"))
-    assert by_path.route_keys == {"echo"} and by_path.two_way_route_keys == {"echo"}
+    assert by_path.route_keys == {"echo", "shout"} and by_path.two_way_route_keys == {"echo"}
     assert by_path.source == app_dir / "chatapp.py"
     plain = load_app(f"{app_dir / 'chatapp.py'}:plain")
     assert plain.route_keys == {"$connect", "$disconnect", "$default"}
     by_module = load_app("chatapp:app")
-    assert by_module.route_keys == {"echo"}
+    assert by_module.route_keys == {"echo", "shout"}
     with pytest.raises(ConfigurationError):
         load_app(str(app_dir / "missing.py"))
     with pytest.raises(ConfigurationError):
@@ -88,14 +94,20 @@ def test_wsgate_serve_subprocess(app_dir: Path, tmp_path: Path) -> None:
         with connect(f"ws://127.0.0.1:{port}/local") as ws:
             ws.send('{"action": "echo"}')
             assert ws.recv(10) == 'echo {"action": "echo"}'
+            for n in range(20):  # wsgate.gateway sends from the handler, in-process
+                ws.send(f'{{"action": "shout", "n": "x{n}"}}')
+                assert ws.recv(10) == f'{{"ACTION": "SHOUT", "N": "X{n}"}}'
         import urllib.request
 
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
             assert b"hello page" in page.read()
         assert (tmp_path / ".wsgate").is_dir()  # the default SQLite registry's folder
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: closes connections and exits cleanly
+        assert proc.wait(30) == 0
     finally:
-        proc.terminate()
-        proc.wait(15)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(15)
         if proc.stdout is not None:
             proc.stdout.close()
 

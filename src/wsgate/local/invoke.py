@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib
 import importlib.util
@@ -10,7 +11,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,45 +166,75 @@ def _make_context(request_id: str, timeout: float, name: str) -> Any:
 
 
 class Invoker:
-    """Runs handlers in a bounded thread pool with a Lambda context and a timeout."""
+    """Runs handlers in a bounded thread pool with a Lambda context and a timeout.
+
+    Call from the emulator's event loop. :meth:`submit` reports through a callback on that
+    loop (no task per message); :meth:`invoke` is the awaitable form.
+    """
 
     def __init__(self, max_workers: int = 32) -> None:
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="wsgate-invoke")
+        #: Calls submitted and not yet reported (a timed-out call is reported at its timeout).
+        self.in_flight = 0
 
-    async def invoke(
-        self, app: AppSpec, event: dict[str, Any], request_id: str, timeout: float
-    ) -> Outcome:
-        """Call ``app.handler(event, context)``; never raises for handler failures."""
+    def submit(
+        self,
+        app: AppSpec,
+        event: dict[str, Any],
+        request_id: str,
+        timeout: float,
+        done: Callable[[Outcome], None],
+    ) -> None:
+        """Start ``app.handler(event, context)``; ``done(outcome)`` runs on the loop later.
+
+        Never raises for handler failures: they arrive as ``Outcome("error")``, a handler
+        still running after ``timeout`` seconds as ``Outcome("timeout")``.
+        """
         loop = asyncio.get_running_loop()
+        reported = False
 
         def call() -> Any:
             return app.handler(event, _make_context(request_id, timeout, app.name))
 
-        future = loop.run_in_executor(self._pool, call)
-        # One waiter woken by the result or by the timer: cheaper per message than
-        # wait_for(shield(future)), and the handler's own future is never touched.
-        waiter: asyncio.Future[None] = loop.create_future()
-        future.add_done_callback(functools.partial(_wake, waiter))
-        timer = loop.call_later(timeout, _wake, waiter, None)
-        try:
-            await waiter
-        finally:
+        def report(outcome: Outcome) -> None:
+            nonlocal reported
+            if reported:
+                return
+            reported = True
+            self.in_flight -= 1
             timer.cancel()
-        if not future.done():
-            # A thread cannot be killed: the handler runs on, its result is discarded.
-            future.add_done_callback(_discard)
-            return Outcome("timeout")
+            done(outcome)
+
+        def finished(future: Future[Any]) -> None:  # on the loop
+            if future.cancelled():  # never started: the pool was shut down
+                report(Outcome("error", error=RuntimeError("the emulator is stopping")))
+                return
+            exc = future.exception()
+            if exc is None:
+                report(Outcome("ok", result=future.result()))
+                return
+            if not reported:
+                route = event.get("requestContext", {}).get("routeKey")
+                logger.error("handler failed for %s (request %s)", route, request_id, exc_info=exc)
+            report(Outcome("error", error=exc))
+
+        self.in_flight += 1
+        timer = loop.call_later(timeout, report, Outcome("timeout"))
         try:
-            result = future.result()
-        except Exception as exc:
-            logger.error(
-                "handler failed for %s (request %s)",
-                event.get("requestContext", {}).get("routeKey"),
-                request_id,
-                exc_info=exc,
-            )
-            return Outcome("error", error=exc)
-        return Outcome("ok", result=result)
+            future = self._pool.submit(call)
+        except RuntimeError as exc:  # the pool is shut down (the emulator is stopping)
+            report(Outcome("error", error=exc))
+            return
+        # A thread cannot be killed: after a timeout the handler runs on, its result dropped.
+        future.add_done_callback(lambda f: _call_soon(loop, finished, f))
+
+    async def invoke(
+        self, app: AppSpec, event: dict[str, Any], request_id: str, timeout: float
+    ) -> Outcome:
+        """Call ``app.handler(event, context)`` and wait; never raises for handler failures."""
+        waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.submit(app, event, request_id, timeout, functools.partial(_settle, waiter))
+        return await waiter
 
     def call_sync(self, fn: Callable[[], Any]) -> Any:
         """Run a blocking callable in the pool (for the dashboard's registry reads)."""
@@ -214,11 +245,11 @@ class Invoker:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _wake(waiter: asyncio.Future[None], _: object) -> None:
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[Any], None], arg: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+        loop.call_soon_threadsafe(fn, arg)
+
+
+def _settle(waiter: asyncio.Future[Outcome], outcome: Outcome) -> None:
     if not waiter.done():
-        waiter.set_result(None)
-
-
-def _discard(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # retrieve it so asyncio does not log "never retrieved"
+        waiter.set_result(outcome)

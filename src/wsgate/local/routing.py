@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -154,16 +155,16 @@ class Routing:
     # --- messages ---------------------------------------------------------------------------
 
     def on_message(self, session: Session, text: str) -> None:
-        """A complete text message arrived (called by the session, on the loop)."""
+        """A complete text message arrived (called by the session, on the loop).
+
+        Selection and the event are built right here and the handler is submitted to the
+        pool at once; its outcome comes back through a callback (no task per message).
+        """
         emulator = self.emulator
         if emulator.config.faults.roll(emulator.config.faults.random_close):
             session.abort()
             return
         emulator.dashboard.feed.publish_message(session, "in", text)
-        emulator._spawn(self._message(session, text))
-
-    async def _message(self, session: Session, text: str) -> None:
-        emulator = self.emulator
         app = self._app()
         request_id = make_id()
         try:
@@ -187,10 +188,13 @@ class Routing:
             request_id=request_id,
             authorizer=session.authorizer,
         )
-        outcome = await emulator.invoker.invoke(
-            app, event, request_id, self._timeout(app, route_key)
+        emulator.invoker.submit(
+            app,
+            event,
+            request_id,
+            self._timeout(app, route_key),
+            functools.partial(self._respond, session, app, route_key, request_id),
         )
-        self._respond(session, app, route_key, request_id, outcome)
 
     def _respond(
         self, session: Session, app: AppSpec, route_key: str, request_id: str, outcome: Outcome

@@ -272,9 +272,9 @@ class Emulator:
             return
         from wsgate import config as wsgate_config
 
-        # The emulator owned these settings (it set the environment they came from).
+        # The emulator owned these settings (it set the environment they came from). The
+        # sender holds nothing to close: LocalTransport has no sockets of its own.
         wsgate_config.reset()
-        sender.shutdown()
 
     def _set_environment(self) -> None:
         os.environ["WSGATE_ENDPOINT"] = self.endpoint
@@ -324,6 +324,9 @@ class Emulator:
                 task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=self.config.integration_timeout + 1)
+        deadline = loop.time() + self.config.integration_timeout + 1
+        while self.invoker.in_flight and loop.time() < deadline:
+            await asyncio.sleep(0.02)  # message handlers still running (reported by callback)
         if self._server is not None:
             await self._server.wait_closed()
         self.invoker.shutdown()
