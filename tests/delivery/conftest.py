@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 import uuid
@@ -19,13 +18,6 @@ from wsgate.local import EmulatorConfig
 from wsgate.local.server import Emulator
 
 from .delivery_app import Served, make_app
-
-for _key, _value in {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}.items():
-    os.environ.setdefault(_key, _value)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, message: str = "") -> Any:

@@ -13,6 +13,7 @@ from wsgate.exceptions import MessageRejected
 from wsgate.registry.memory import MemoryRegistry
 from wsgate.router import WebSocketApp
 from wsgate.sender import Sender
+from wsgate.sender.credentials import StaticCredentials
 
 
 @dataclass
@@ -31,7 +32,14 @@ class Served:
 def make_app(store: DeliveryStore, **options: Any) -> Served:
     """Build the test app; ``options`` go to :class:`Delivery`."""
     registry = MemoryRegistry()
-    sender = Sender(registry=registry, max_attempts=3, backoff_base=0.01, backoff_cap=0.05)
+    sender = Sender(
+        registry=registry,
+        max_attempts=3,
+        backoff_base=0.01,
+        backoff_cap=0.05,
+        region="us-east-1",
+        credentials=StaticCredentials("testing", "testing"),  # the emulator's keys are dummies
+    )
     app = WebSocketApp()
     served: Served
     delivery = Delivery(

@@ -49,20 +49,22 @@ def test_chat_on_dynamodb_resumes_a_killed_socket(chat_on_dynamodb: Any) -> None
     try:
         wait_until(reader.joined, message="reader joined")
         with connect(server.ws_url + "?name=writer") as writer:
-            writer.send(json.dumps({"action": "join", "room": "lobby"}))
 
-            def say(n: int) -> None:
-                ack_id = f"w-{n}"
-                writer.send(
-                    json.dumps(
-                        {"action": "sendMessage", "room": "lobby", "text": f"m{n}", "ackId": ack_id}
-                    )
-                )
-                while True:  # wait for this message's ack: one at a time keeps the order
+            def request(body: dict[str, Any]) -> None:
+                writer.send(json.dumps(body))
+                while True:  # wait for the ack: one at a time keeps the order
                     frame = json.loads(writer.recv(timeout=30))
-                    if frame.get("ackId") == ack_id:
+                    assert frame.get("type") != "error", frame
+                    if frame.get("ackId") == body["ackId"]:
                         assert frame["status"] == "accepted", frame
                         return
+
+            request({"action": "join", "room": "lobby", "ackId": "w-join"})
+
+            def say(n: int) -> None:
+                request(
+                    {"action": "sendMessage", "room": "lobby", "text": f"m{n}", "ackId": f"w-{n}"}
+                )
 
             for n in range(1, 6):
                 say(n)
@@ -71,7 +73,13 @@ def test_chat_on_dynamodb_resumes_a_killed_socket(chat_on_dynamodb: Any) -> None
             for n in range(6, 56):
                 say(n)
             reader.go_online()
-            wait_until(lambda: len(reader.texts("room:lobby")) >= 55, 90, "all 55 messages")
+            try:
+                wait_until(lambda: len(reader.texts("room:lobby")) >= 55, 90, "all 55 messages")
+            except AssertionError:
+                raise AssertionError(
+                    f"got {reader.texts('room:lobby')}, connects {reader.connects}, "
+                    f"frames {reader.log[-8:]}, log {server.log[-2000:]}"
+                ) from None
         assert reader.texts("room:lobby") == [f"m{n}" for n in range(1, 56)]
         assert reader.lost == []
     finally:
