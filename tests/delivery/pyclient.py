@@ -54,6 +54,7 @@ class ProtocolClient:
         self._stop = threading.Event()
         self._ws: ClientConnection | None = None
         self._joined = threading.Event()
+        self._fresh: set[str] = set()
         self.thread = threading.Thread(target=self._run, name="protocol-client", daemon=True)
         self.thread.start()
 
@@ -114,6 +115,7 @@ class ProtocolClient:
                 time.sleep(0.05)  # reconnect backoff (short: tests)
 
     def _session(self, ws: ClientConnection) -> None:
+        self._fresh = set()
         for room in self.rooms:
             ack_id = f"{self.client_id}-join-{next(self._ids)}"  # ack ids are global: prefix
             ws.send(json.dumps({"action": "join", "room": room, "ackId": ack_id}))
@@ -121,8 +123,8 @@ class ProtocolClient:
                 self._handle(ws, json.loads(ws.recv(timeout=self.answer_timeout)))
             if self.acks[ack_id]["status"] != "accepted":
                 raise ConnectionError(f"join refused: {self.acks[ack_id]}")  # start over
-        with self.lock:
-            positions = {s: st.delivered for s, st in self.streams.items()}
+        with self.lock:  # streams first synced on this connection start now: not resumed
+            positions = {s: st.delivered for s, st in self.streams.items() if s not in self._fresh}
         if positions:
             ws.send(json.dumps({"action": "wsgate.resume", "streams": positions}))
         self._joined.set()
@@ -144,6 +146,7 @@ class ProtocolClient:
             with self.lock:
                 if frame["stream"] not in self.streams:
                     self.streams[frame["stream"]] = StreamState(delivered=frame["seq"])
+                    self._fresh.add(frame["stream"])
         elif kind == "tracked":
             self._message(ws, frame)
         elif kind == "wsgate.resumed":

@@ -19,7 +19,7 @@ from typing import Any
 from wsgate.delivery import protocol
 from wsgate.delivery.posting import frame_of, id_of, post_many, to_json, unique
 from wsgate.delivery.results import SweepResult, TrackedSend, Undelivered, UndeliveredReason
-from wsgate.delivery.store import BufferedMessage, DeliveryStore, Pending
+from wsgate.delivery.store import BufferedMessage, DeliveryStore, Pending, StreamSlice
 from wsgate.exceptions import (
     ConnectionGoneError,
     PayloadTooLargeError,
@@ -32,6 +32,9 @@ __all__ = ["Delivery"]
 logger = logging.getLogger("wsgate.delivery")
 
 MAX_FRAME_BYTES = 131_072
+_IN_FLIGHT_RETRIES = 3  # re-reads of a resume whose next message may still be being buffered
+_IN_FLIGHT_WAIT = 0.05  # seconds between them
+_IN_FLIGHT_GRACE = 2.0  # a hole before a message younger than this may still be filling
 _PENDING_GRACE = 86_400  # seconds a pending record outlives its message (TTL safety net)
 
 
@@ -271,6 +274,14 @@ class Delivery:
         found = self.store.read_after(
             stream, after, now=now, limit=self.buffer_size, max_len=self.buffer_size
         )
+        for _ in range(_IN_FLIGHT_RETRIES):
+            if not self._maybe_in_flight(found, after, now):
+                break
+            time.sleep(_IN_FLIGHT_WAIT)
+            now = self.clock()
+            found = self.store.read_after(
+                stream, after, now=now, limit=self.buffer_size, max_len=self.buffer_size
+            )
         continuous = after == found.latest or (
             after < found.latest and bool(found.messages) and found.messages[0].seq == after + 1
         )
@@ -298,6 +309,18 @@ class Delivery:
         if not continuous:
             self._count("DeliveryContinuityLost", 1)
         return status
+
+    def _maybe_in_flight(self, found: StreamSlice, after: int, now: float) -> bool:
+        """Whether message ``after + 1`` may be missing only because its send is still between
+        taking the number and buffering the message (two DynamoDB writes), not because it
+        left the buffer: then the read is worth repeating before declaring continuity lost."""
+        if after >= found.latest or after + 1 <= found.latest - self.buffer_size:
+            return False
+        if not found.messages:
+            return True  # nothing buffered after the position: expired, or being written
+        first = found.messages[0]
+        # A hole right before a message buffered a moment ago may still be filling.
+        return first.seq > after + 1 and first.created_at > now - _IN_FLIGHT_GRACE
 
     def disconnected(self, connection_id: str) -> list[Undelivered]:
         """Forget a closed connection's pending messages, reporting each as undelivered.

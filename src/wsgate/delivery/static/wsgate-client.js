@@ -113,7 +113,7 @@
     /** Close the socket and carry on as after a network failure: reconnect, rejoin, resume.
      * For tests and "reconnect now" buttons. */
     drop() {
-      if (this.ws) this.ws.close(4000, "client drop");
+      if (this.ws && this._lose) this._lose(4000, "client drop"); // now, not after a handshake
     }
 
     close() {
@@ -162,6 +162,7 @@
         this._emit("close", { code, reason });
         if (!this.closed) this._scheduleReconnect();
       };
+      this._lose = lost;
       const timer = setTimeout(() => {
         if (ws.readyState !== 1) lost(1006, "connect timeout");
       }, this.options.connectTimeout);
