@@ -51,3 +51,30 @@ def test_the_emulator_serves_the_client_at_a_fixed_path(make_server: Any) -> Non
         kind = answer.headers["Content-Type"]
     assert body == client_js_path().read_bytes()
     assert kind.startswith("text/javascript")
+
+
+TSC = Path(__file__).resolve().parents[2] / "tools" / "node" / "node_modules" / ".bin" / "tsc"
+
+
+@pytest.mark.skipif(not TSC.exists(), reason="tools/node has no typescript (scripts/setup)")
+def test_the_type_declarations_accept_real_use_and_refuse_mistakes() -> None:
+    assert client_js_path().with_name("wsgate-client.d.ts").is_file()  # shipped beside the js
+    done = subprocess.run(
+        [
+            str(TSC),
+            "--noEmit",
+            "--strict",
+            "--lib",
+            "es2020,dom",
+            "--target",
+            "es2020",
+            "--moduleResolution",
+            "node",
+            str(TESTS / "types-check.ts"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
