@@ -35,6 +35,14 @@ __all__ = ["Authorizer", "Emulator", "exposure_warning"]
 logger = logging.getLogger("wsgate.local")
 
 DELIVERY_SWEEP_INTERVAL = 1.0
+# What _set_environment may change, and stop() restores.
+_ENVIRONMENT_KEYS = (
+    "WSGATE_ENDPOINT",
+    "WSGATE_REGISTRY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+)
 """Seconds between two ``wsgate.delivery`` sweeps of an app that has delivery enabled."""
 
 #: Hook for ``$connect`` authorizers (issue 8): called before the integration runs. Return
@@ -168,6 +176,7 @@ class Emulator:
         self._app_source = app
         self._template = template
         self._configure_environment = configure_environment
+        self._saved_environment: dict[str, str | None] = {}
         self._reload = reload
         self.app: AppSpec | None = app if isinstance(app, AppSpec) else None
         self.connections: dict[str, Session] = {}
@@ -277,6 +286,9 @@ class Emulator:
         wsgate_config.reset()
 
     def _set_environment(self) -> None:
+        # Remember what was there, so stop() gives the process its environment back (an
+        # emulator started inside a test run must not leak its endpoint into later tests).
+        self._saved_environment = {name: os.environ.get(name) for name in _ENVIRONMENT_KEYS}
         os.environ["WSGATE_ENDPOINT"] = self.endpoint
         if "WSGATE_REGISTRY" not in os.environ and "WSGATE_TABLE" not in os.environ:
             folder = Path.cwd() / ".wsgate"
@@ -331,6 +343,15 @@ class Emulator:
             await self._server.wait_closed()
         self.invoker.shutdown()
         self._uninstall_sender()
+        self._restore_environment()
+
+    def _restore_environment(self) -> None:
+        saved, self._saved_environment = self._saved_environment, {}
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
     async def __aenter__(self) -> Emulator:
         await self.start()
