@@ -7,33 +7,33 @@ event a ``ValueError``).
 ::
 
     WsgateError
-    ├── EventError (ValueError)                 the Lambda event is not a WebSocket event we can read
-    │   └── InvalidBodyError                     the body is not valid JSON (or not valid base64)
-    ├── RouteError                               a problem with the app's routes
-    │   ├── DuplicateRouteError (ValueError)     the same route key registered twice
-    │   └── InvalidRouteError (ValueError)       a route key or selection expression that cannot be
-    ├── ConnectRejected                          raised in a $connect handler to refuse the handshake
-    │   └── HandshakeRejected                    a test client's handshake got a non-101 status
-    ├── MessageRejected                          raised in a message handler to reject an acked message
-    ├── ConfigurationError                       wsgate is configured wrongly (endpoint, table, URL)
-    ├── RegistryError                            the connection registry failed
-    │   ├── ConnectionNotFound (KeyError)        no such (live) connection in the registry
-    │   ├── InvalidRecordError (ValueError)      an id, name, metadata or TTL the registry refuses
-    │   └── RegistryUnavailable                  the backend could not be reached
-    ├── SendError                                a Management API call failed
-    │   ├── ConnectionGoneError                  410: the connection is gone; prune it
-    │   ├── PayloadTooLargeError (ValueError)    over 131,072 bytes: refused before any request
-    │   ├── ForbiddenError                       403: wrong endpoint/stage or IAM; never prunes
-    │   ├── ThrottledError                       429 still failing after the retry budget
-    │   ├── ServerError                          5xx still failing after the retry budget
-    │   └── TransportError                       network failure / timeout after the retry budget
-    ├── AuthError                                authorizer outcomes
-    │   ├── Unauthorized                         401: missing or invalid credentials
-    │   ├── AccessDenied                         403: valid credentials, access refused
-    │   └── AuthorizerConfigurationError         500: the authorizer failed or answered wrongly
-    └── SessionError                             a test client's WebSocket session (wsgate.testing)
-        ├── SessionClosed (ConnectionError)      the connection is closed (close code and reason)
-        └── ReceiveTimeout (TimeoutError)        no message arrived within the timeout
+    ├── EventError (ValueError)                the Lambda event is not a WebSocket event we can read
+    │   └── InvalidBodyError                   the body is not valid JSON (or not valid base64)
+    ├── RouteError                             a problem with the app's routes
+    │   ├── DuplicateRouteError (ValueError)   the same route key registered twice
+    │   └── InvalidRouteError (ValueError)     a route key or selection expression that cannot be
+    ├── ConnectRejected                        raised in a $connect handler to refuse the handshake
+    │   └── HandshakeRejected                  a test client's handshake got a non-101 status
+    ├── MessageRejected                        raised in a handler to reject an acked message
+    ├── ConfigurationError                     wsgate is configured wrongly (endpoint, table, URL)
+    ├── RegistryError                          the connection registry failed
+    │   ├── ConnectionNotFound (KeyError)      no such (live) connection in the registry
+    │   ├── InvalidRecordError (ValueError)    an id, name, metadata or TTL the registry refuses
+    │   └── RegistryUnavailable                the backend could not be reached
+    ├── SendError                              a Management API call failed
+    │   ├── ConnectionGoneError                410: the connection is gone; prune it
+    │   ├── PayloadTooLargeError (ValueError)  over 131,072 bytes: refused before any request
+    │   ├── ForbiddenError                     403: wrong endpoint/stage or IAM; never prunes
+    │   ├── ThrottledError                     429 still failing after the retry budget
+    │   ├── ServerError                        5xx still failing after the retry budget
+    │   └── TransportError                     network failure / timeout after the retry budget
+    ├── AuthError                              authorizer outcomes
+    │   ├── Unauthorized                       401: missing or invalid credentials
+    │   ├── AccessDenied                       403: valid credentials, access refused
+    │   └── AuthorizerConfigurationError       500: the authorizer failed or answered wrongly
+    └── SessionError                           a test client's WebSocket session (wsgate.testing)
+        ├── SessionClosed (ConnectionError)    the connection is closed (close code and reason)
+        └── ReceiveTimeout (TimeoutError)      no message arrived within the timeout
 
 Errors carry their data as attributes (``connection_id``, ``status_code``, ...) and build
 their message in ``__str__``.
