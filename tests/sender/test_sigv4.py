@@ -7,7 +7,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from wsgate.sender.credentials import StaticCredentials
+from wsgate.sender.credentials import Credentials, StaticCredentials
 from wsgate.sender.endpoint import parse_endpoint
 from wsgate.sender.fast import HttpTransport
 from wsgate.sender.sigv4 import SigV4Signer, canonical_uri
@@ -32,22 +32,15 @@ def _parse(raw: bytes) -> tuple[str, str, dict[str, str], bytes]:
     return method, path, headers, body
 
 
-@pytest.mark.parametrize("token", [None, "IQoJb3JpZ2luX2VjEHh//session+token="])
-@pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
-@pytest.mark.parametrize("connection_id", IDS)
-def test_matches_botocore(
-    connection_id: str, endpoint: str, method: str, token: str | None
-) -> None:
-    creds = StaticCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
-    transport = HttpTransport(credentials=creds, region="eu-west-1")
+def _check_against_botocore(
+    raw: bytes, endpoint: str, method: str, body: bytes, creds: StaticCredentials
+) -> str:
+    """Asserts ``raw`` is exactly what botocore signs; returns the wire path."""
     ep = parse_endpoint(endpoint)
-    body = b'{"hello":"w\xc3\xb6rld"}' if method == "POST" else b""
-    raw = transport._request(method, ep, connection_id, body)
+    token = creds.get().token
     wire_method, wire_path, headers, wire_body = _parse(raw)
     assert wire_method == method
     assert wire_body == body
-    assert "%3D" in wire_path or "=" not in connection_id
     assert "/@connections/" in wire_path  # '@' is not encoded, as boto3 sends it
 
     request = AWSRequest(
@@ -58,7 +51,9 @@ def test_matches_botocore(
     )
     request.context["timestamp"] = headers["X-Amz-Date"]
     auth = SigV4Auth(
-        BotoCredentials("AKIDEXAMPLE", creds.get().secret_key, token), "execute-api", "eu-west-1"
+        BotoCredentials(creds.get().access_key, creds.get().secret_key, token),
+        "execute-api",
+        "eu-west-1",
     )
     auth.add_auth(request)
     authorization = request.headers["Authorization"]
@@ -80,6 +75,52 @@ def test_matches_botocore(
     assert headers["Host"] == ep.host_header
     if method == "POST":
         assert headers["Content-Length"] == str(len(body))
+    return wire_path
+
+
+@pytest.mark.parametrize("token", [None, "IQoJb3JpZ2luX2VjEHh//session+token="])
+@pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("connection_id", IDS)
+def test_matches_botocore(
+    connection_id: str, endpoint: str, method: str, token: str | None
+) -> None:
+    creds = StaticCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
+    transport = HttpTransport(credentials=creds, region="eu-west-1")
+    body = b'{"hello":"w\xc3\xb6rld"}' if method == "POST" else b""
+    raw = transport._request(method, parse_endpoint(endpoint), connection_id, body)
+    wire_path = _check_against_botocore(raw, endpoint, method, body, creds)
+    assert "%3D" in wire_path or "=" not in connection_id
+
+
+class _Rotating:
+    """Credentials that change when told to (as Lambda's do between invocations)."""
+
+    def __init__(self) -> None:
+        self.current = StaticCredentials("AKIDFIRST", "secret-one")
+
+    def get(self) -> Credentials:
+        return self.current.get()
+
+
+def test_prebuilt_request_parts_follow_ids_bodies_methods_and_credentials() -> None:
+    # One transport, so the pre-built request parts are reused and rebuilt: every request
+    # must still be exactly what botocore signs.
+    rotating = _Rotating()
+    transport = HttpTransport(credentials=rotating, region="eu-west-1")
+    bodies = [b"one", b"one", b"a longer second body", b""]
+    for round_ in range(2):
+        for endpoint in ENDPOINTS:
+            for i, connection_id in enumerate(IDS):
+                body = bodies[i % len(bodies)]
+                for method in ("POST", "GET"):
+                    data = body if method == "POST" else b""
+                    raw = transport._request(method, parse_endpoint(endpoint), connection_id, data)
+                    creds = StaticCredentials(
+                        rotating.get().access_key, rotating.get().secret_key, rotating.get().token
+                    )
+                    _check_against_botocore(raw, endpoint, method, data, creds)
+        rotating.current = StaticCredentials("AKIDSECOND", "secret-two", f"token-{round_}")
 
 
 def test_signing_key_is_cached_per_day() -> None:
