@@ -336,3 +336,96 @@ def check_ttl(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidRecordError("ttl", f"expected a positive number of seconds, got {value!r}")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFields:
+    """The checked arguments of ``store``, with its defaults filled in (see :func:`check_store`).
+
+    Attributes:
+        connection_id: The checked connection id.
+        user_id: The checked user id, or ``None``.
+        metadata: A private, JSON-clean copy of the metadata map.
+        endpoint: The management endpoint without a trailing slash, or ``None``.
+        now: The time of the call: the record's ``last_activity``.
+        connected_at: ``connected_at`` as given, else ``now``.
+        expires_at: ``expires_at`` as given, else ``int(now) + ttl``.
+    """
+
+    connection_id: str
+    user_id: str | None
+    metadata: dict[str, Any]
+    endpoint: str | None
+    now: float
+    connected_at: float
+    expires_at: int
+
+
+def check_store(
+    connection_id: object,
+    *,
+    user_id: object,
+    metadata: Mapping[str, Any] | None,
+    expires_at: object,
+    endpoint: object,
+    connected_at: object,
+    ttl: int,
+) -> StoreFields:
+    """Check every argument of a backend's ``store`` before it writes anything.
+
+    Raises:
+        InvalidRecordError: An id, the metadata, the endpoint or a timestamp is unusable.
+    """
+    checked_id = check_id(connection_id)
+    user = check_optional_id(user_id, "user_id")
+    data = normalize_metadata(metadata)
+    url = check_endpoint(endpoint)
+    now = time.time()
+    return StoreFields(
+        connection_id=checked_id,
+        user_id=user,
+        metadata=data,
+        endpoint=url,
+        now=now,
+        connected_at=now if connected_at is None else check_timestamp(connected_at, "connected_at"),
+        expires_at=int(now) + ttl if expires_at is None else check_expires_at(expires_at),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateFields:
+    """The checked arguments of ``update`` (see :func:`check_update`).
+
+    Attributes:
+        fields: The given ones of ``user_id``, ``expires_at`` and ``endpoint``, by those names,
+            checked; a ``None`` value means "clear the field".
+        metadata: The new metadata map, normalised, or ``None`` when it was not given.
+    """
+
+    fields: dict[str, Any]
+    metadata: dict[str, Any] | None
+
+
+def check_update(
+    connection_id: object,
+    *,
+    user_id: object,
+    metadata: Mapping[str, Any] | Unset,
+    expires_at: object,
+    endpoint: object,
+) -> UpdateFields:
+    """Check the arguments of a backend's ``update``; :data:`UNSET` ones are left out.
+
+    Raises:
+        InvalidRecordError: An id, the metadata, the endpoint or ``expires_at`` is unusable.
+    """
+    check_id(connection_id)
+    fields: dict[str, Any] = {}
+    if not isinstance(user_id, Unset):
+        fields["user_id"] = check_optional_id(user_id, "user_id")
+    if not isinstance(expires_at, Unset):
+        fields["expires_at"] = check_expires_at(expires_at)
+    if not isinstance(endpoint, Unset):
+        fields["endpoint"] = check_endpoint(endpoint)
+    new_metadata = None if isinstance(metadata, Unset) else normalize_metadata(metadata)
+    return UpdateFields(fields, new_metadata)

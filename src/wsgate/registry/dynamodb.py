@@ -35,13 +35,11 @@ from wsgate.registry.base import (
     UNSET,
     Connection,
     Unset,
-    check_endpoint,
-    check_expires_at,
     check_id,
-    check_optional_id,
+    check_store,
     check_timestamp,
     check_ttl,
-    normalize_metadata,
+    check_update,
 )
 from wsgate.registry.dynamodb_access import TableAccess
 from wsgate.registry.dynamodb_groups import Groups
@@ -57,6 +55,9 @@ if TYPE_CHECKING:
 __all__ = ["DynamoDBRegistry", "TableLayout"]
 
 _TOUCH_CACHE: Final = 10_000
+
+_UPDATE_NAMES: Final = {"user_id": "#u", "expires_at": "#ex", "endpoint": "#ep"}
+"""Expression attribute names of the fields ``update`` sets or clears."""
 
 
 class DynamoDBRegistry:
@@ -191,16 +192,19 @@ class DynamoDBRegistry:
         connected_at: float | None = None,
     ) -> Connection:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.store`. One UpdateItem."""
-        check_id(connection_id)
-        user_id = check_optional_id(user_id, "user_id")
-        data = normalize_metadata(metadata)
-        endpoint = check_endpoint(endpoint)
-        now = time.time()
-        started = now if connected_at is None else check_timestamp(connected_at, "connected_at")
-        expiry = int(now) + self.ttl if expires_at is None else check_expires_at(expires_at)
-        sets = {"#ca": started, "#la": now, "#md": data, "#ex": expiry}
+        args = check_store(
+            connection_id,
+            user_id=user_id,
+            metadata=metadata,
+            expires_at=expires_at,
+            endpoint=endpoint,
+            connected_at=connected_at,
+            ttl=self.ttl,
+        )
+        now = args.now
+        sets = {"#ca": args.connected_at, "#la": now, "#md": args.metadata, "#ex": args.expires_at}
         removes = []
-        for name, value in (("#u", user_id), ("#ep", endpoint)):
+        for name, value in (("#u", args.user_id), ("#ep", args.endpoint)):
             if value is None:
                 removes.append(name)
             else:
@@ -242,30 +246,29 @@ class DynamoDBRegistry:
     ) -> Connection:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.update`. One conditional
         UpdateItem (plus one per room/topic when ``expires_at`` changes)."""
-        check_id(connection_id)
+        args = check_update(
+            connection_id,
+            user_id=user_id,
+            metadata=metadata,
+            expires_at=expires_at,
+            endpoint=endpoint,
+        )
         sets: dict[str, Any] = {}
         removes: list[str] = []
-        for name, value, check in (
-            ("#u", user_id, lambda v: check_optional_id(v, "user_id")),
-            ("#ep", endpoint, check_endpoint),
-        ):
-            if not isinstance(value, Unset):
-                checked = check(value)
-                if checked is None:
-                    removes.append(name)
-                else:
-                    sets[name] = checked
-        if not isinstance(expires_at, Unset):
-            sets["#ex"] = check_expires_at(expires_at)
+        for field_name, checked in args.fields.items():
+            name = _UPDATE_NAMES[field_name]
+            if checked is None:
+                removes.append(name)
+            else:
+                sets[name] = checked
         extra_names: dict[str, str] = {}
-        if not isinstance(metadata, Unset):
-            data = normalize_metadata(metadata)
+        if args.metadata is not None:
             if merge_metadata:
-                for index, (key, value) in enumerate(data.items()):
+                for index, (key, value) in enumerate(args.metadata.items()):
                     extra_names[f"#mk{index}"] = key
                     sets[f"#md.#mk{index}"] = value
             else:
-                sets["#md"] = data
+                sets["#md"] = args.metadata
         if not sets and not removes:
             record = self.get(connection_id)
             if record is None:

@@ -15,12 +15,11 @@ from wsgate.registry.base import (
     UNSET,
     Connection,
     Unset,
-    check_endpoint,
-    check_expires_at,
     check_id,
-    check_optional_id,
+    check_store,
     check_timestamp,
     check_ttl,
+    check_update,
     normalize_metadata,
 )
 
@@ -66,13 +65,16 @@ class MemoryRegistry:
         connected_at: float | None = None,
     ) -> Connection:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.store`."""
-        check_id(connection_id)
-        user_id = check_optional_id(user_id, "user_id")
-        data = normalize_metadata(metadata)
-        endpoint = check_endpoint(endpoint)
-        now = time.time()
-        started = now if connected_at is None else check_timestamp(connected_at, "connected_at")
-        expiry = int(now) + self.ttl if expires_at is None else check_expires_at(expires_at)
+        args = check_store(
+            connection_id,
+            user_id=user_id,
+            metadata=metadata,
+            expires_at=expires_at,
+            endpoint=endpoint,
+            connected_at=connected_at,
+            ttl=self.ttl,
+        )
+        now = args.now
         with self._lock:
             old = self._records.get(connection_id)
             if old is not None and old.expires_at <= now:
@@ -81,12 +83,12 @@ class MemoryRegistry:
                 old = None
             record = Connection(
                 connection_id=connection_id,
-                user_id=user_id,
-                connected_at=started,
+                user_id=args.user_id,
+                connected_at=args.connected_at,
                 last_activity=now,
-                metadata=data,
-                expires_at=expiry,
-                endpoint=endpoint,
+                metadata=args.metadata,
+                expires_at=args.expires_at,
+                endpoint=args.endpoint,
                 rooms=old.rooms if old else frozenset(),
                 topics=old.topics if old else frozenset(),
             )
@@ -110,15 +112,15 @@ class MemoryRegistry:
         merge_metadata: bool = False,
     ) -> Connection:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.update`."""
-        check_id(connection_id)
-        changes: dict[str, Any] = {}
-        if not isinstance(user_id, Unset):
-            changes["user_id"] = check_optional_id(user_id, "user_id")
-        if not isinstance(expires_at, Unset):
-            changes["expires_at"] = check_expires_at(expires_at)
-        if not isinstance(endpoint, Unset):
-            changes["endpoint"] = check_endpoint(endpoint)
-        new_metadata = None if isinstance(metadata, Unset) else normalize_metadata(metadata)
+        args = check_update(
+            connection_id,
+            user_id=user_id,
+            metadata=metadata,
+            expires_at=expires_at,
+            endpoint=endpoint,
+        )
+        changes = dict(args.fields)
+        new_metadata = args.metadata
         with self._lock:
             old = self._live(connection_id, time.time())
             if old is None:

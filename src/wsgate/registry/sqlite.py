@@ -25,12 +25,11 @@ from wsgate.registry.base import (
     UNSET,
     Connection,
     Unset,
-    check_endpoint,
-    check_expires_at,
     check_id,
-    check_optional_id,
+    check_store,
     check_timestamp,
     check_ttl,
+    check_update,
     normalize_metadata,
 )
 
@@ -160,13 +159,17 @@ class SQLiteRegistry:
         connected_at: float | None = None,
     ) -> Connection:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.store`."""
-        check_id(connection_id)
-        user_id = check_optional_id(user_id, "user_id")
-        data = json.dumps(normalize_metadata(metadata), separators=(",", ":"))
-        endpoint = check_endpoint(endpoint)
-        now = time.time()
-        started = now if connected_at is None else check_timestamp(connected_at, "connected_at")
-        expiry = int(now) + self.ttl if expires_at is None else check_expires_at(expires_at)
+        args = check_store(
+            connection_id,
+            user_id=user_id,
+            metadata=metadata,
+            expires_at=expires_at,
+            endpoint=endpoint,
+            connected_at=connected_at,
+            ttl=self.ttl,
+        )
+        now = args.now
+        data = json.dumps(args.metadata, separators=(",", ":"))
         with self._write() as db:
             # An expired record is dead: its id starts afresh (the cascade drops old rooms).
             db.execute(
@@ -179,7 +182,15 @@ class SQLiteRegistry:
                 " connected_at = excluded.connected_at, last_activity = excluded.last_activity,"
                 " metadata = excluded.metadata, expires_at = excluded.expires_at,"
                 " endpoint = excluded.endpoint",
-                (connection_id, user_id, started, now, data, expiry, endpoint),
+                (
+                    connection_id,
+                    args.user_id,
+                    args.connected_at,
+                    now,
+                    data,
+                    args.expires_at,
+                    args.endpoint,
+                ),
             )
             return self._fetch_one(db, connection_id, float("-inf"))  # type: ignore[return-value]
 
@@ -200,15 +211,15 @@ class SQLiteRegistry:
         merge_metadata: bool = False,
     ) -> Connection:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.update`."""
-        check_id(connection_id)
-        sets: dict[str, Any] = {}
-        if not isinstance(user_id, Unset):
-            sets["user_id"] = check_optional_id(user_id, "user_id")
-        if not isinstance(expires_at, Unset):
-            sets["expires_at"] = check_expires_at(expires_at)
-        if not isinstance(endpoint, Unset):
-            sets["endpoint"] = check_endpoint(endpoint)
-        new_metadata = None if isinstance(metadata, Unset) else normalize_metadata(metadata)
+        args = check_update(
+            connection_id,
+            user_id=user_id,
+            metadata=metadata,
+            expires_at=expires_at,
+            endpoint=endpoint,
+        )
+        sets = dict(args.fields)  # the field names are the column names
+        new_metadata = args.metadata
         with self._write() as db:
             old = self._fetch_one(db, connection_id, time.time())
             if old is None:
