@@ -163,3 +163,85 @@ def test_corrupted_responses_only_raise_protocol_errors(
             assert 100 <= resp.status <= 999
     except HTTPProtocolError:
         pass
+
+
+# --- the one-read fast path against the general parser ---------------------------------------
+
+_AWS_200 = (
+    b"HTTP/1.1 200 OK\r\nDate: Wed, 25 Nov 2026 19:40:00 GMT\r\n"
+    b"Content-Type: application/json\r\nContent-Length: 0\r\nConnection: keep-alive\r\n"
+    b"x-amzn-RequestId: 4f1c0c2e-2b7e-4f0a-9d7b-0c4a3e1f2a11\r\n"
+    b"x-amz-apigw-id: AbCdEfGhIjKlMnO=\r\nX-Amzn-Trace-Id: Root=1-6565e2a0-12345678\r\n\r\n"
+)
+
+
+def _general(raw: bytes) -> list[tuple[object, ...]] | str:
+    # Feeding the first byte alone forces the general (incremental) path.
+    parser = ResponseParser()
+    try:
+        out = parser.feed(raw[:1]) + parser.feed(raw[1:])
+    except HTTPProtocolError:
+        return "error"
+    return [(r.status, r.reason, r.headers, r.body, r.keep_alive) for r in out]
+
+
+def _one_read(raw: bytes) -> list[tuple[object, ...]] | str:
+    try:
+        out = ResponseParser().feed(raw)
+    except HTTPProtocolError:
+        return "error"
+    return [(r.status, r.reason, r.headers, r.body, r.keep_alive) for r in out]
+
+
+def test_api_gateway_answer_takes_the_fast_path_with_lazy_headers() -> None:
+    [resp] = ResponseParser().feed(_AWS_200)
+    assert resp._headers is None  # nothing parsed the header block yet
+    assert (resp.status, resp.reason, resp.body, resp.keep_alive) == (200, "OK", b"", True)
+    assert resp.headers["x-amzn-requestid"] == "4f1c0c2e-2b7e-4f0a-9d7b-0c4a3e1f2a11"
+    assert _one_read(_AWS_200) == _general(_AWS_200)
+
+
+_length_line = st.sampled_from(
+    ["Content-Length: {n}", "content-length:{n}", "Content-Length: \t{n} ", "Content-Length: +{n}"]
+)
+_extra_line = st.sampled_from(
+    [
+        "Content-Length: {n}",
+        "Content-Length: 99",
+        "Connection: keep-alive",
+        "Connection: close",
+        "connection: Keep-Alive, Upgrade",
+        "Connection: upgrade, CLOSE",
+        "Connection: keep-alive\r\nConnection: close",
+        "Connection: \xa0close",
+        "Connection: close\xa0",
+        "Transfer-Encoding: identity",
+        "X-Odd: caf\xe9",
+        "Bad Name: x",
+        "X-Bare: a\nb",
+        "X-CR: a\rb",
+        ": empty name",
+    ]
+)
+
+
+@st.composite
+def fast_path_candidates(draw: st.DrawFn) -> bytes:
+    # Mostly answers the fast path takes, each with one twist it must notice (or not).
+    version = draw(st.sampled_from(["HTTP/1.1", "HTTP/1.1", "HTTP/1.0"]))
+    status = draw(st.sampled_from([200, 200, 200, 410, 429, 500, 100, 204, 304]))
+    reason = draw(st.sampled_from([" OK", "", " ", " Gone Away", " caf\xe9"]))
+    body = draw(st.binary(max_size=40))
+    n = len(body) + draw(st.sampled_from([0, 0, 0, 0, 1, -1]))
+    lines = [f"{version} {status}{reason}"]
+    lines += [f"{k}: {v}" for k, v in draw(st.lists(st.tuples(_token, _value), max_size=2))]
+    lines.append(draw(_length_line).format(n=n))
+    for _ in range(draw(st.integers(0, 2))):
+        lines.insert(draw(st.integers(1, len(lines))), draw(_extra_line).format(n=n))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+@settings(max_examples=1500, deadline=None)
+@given(fast_path_candidates())
+def test_fast_path_agrees_with_the_general_parser(raw: bytes) -> None:
+    assert _one_read(raw) == _general(raw)
