@@ -18,6 +18,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from support import ThreadedEmulator
+
 ISSUER = "https://issuer.example"
 AUDIENCE = "wsgate-tests"
 SECRET = "s" * 40
@@ -189,73 +191,16 @@ def authorizer_event(
     return event
 
 
-class RunningEmulator:
+class RunningEmulator(ThreadedEmulator):
     """A real ``wsgate.local`` emulator on a free loopback port, run on a background loop."""
 
     def __init__(self, app: Any, **config: Any) -> None:
-        import asyncio
-
         from wsgate.local import EmulatorConfig
         from wsgate.local.server import Emulator
 
         config.setdefault("port", 0)
-        self.emulator = Emulator(app, EmulatorConfig(**config), configure_environment=False)
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            try:
-                self.loop.run_until_complete(self.emulator.start())
-            except BaseException as exc:
-                failure.append(exc)
-                started.set()
-                return
-            started.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, name="auth-emulator", daemon=True)
-        self.thread.start()
-        if not started.wait(15):
-            raise RuntimeError("emulator did not start")
-        if failure:
-            raise failure[0]
-
-    @property
-    def ws_url(self) -> str:
-        return self.emulator.ws_url
-
-    def call(self, fn: Any) -> Any:
-        import asyncio
-
-        async def run() -> Any:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
-
-    def connection_ids(self) -> list[str]:
-        return list(self.call(lambda: list(self.emulator.connections)))
-
-    def stop(self) -> None:
-        import asyncio
-
-        asyncio.run_coroutine_threadsafe(self.emulator.stop(), self.loop).result(40)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-def wait_until(predicate: Any, timeout: float = 10.0, message: str = "") -> Any:
-    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message or predicate}")
-        time.sleep(0.01)
+        emulator = Emulator(app, EmulatorConfig(**config), configure_environment=False)
+        super().__init__(emulator, name="auth-emulator")
 
 
 class EventLog:

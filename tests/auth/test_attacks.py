@@ -22,6 +22,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from support import wait_until
 from wsgate.auth import AuthorizerRequest, Principal, user_id_from_event
 from wsgate.auth.jwt import JWTAuthorizer
 from wsgate.events import WebSocketEvent
@@ -40,7 +41,6 @@ from .kit import (
     b64url,
     claims,
     start_jwks_server,
-    wait_until,
 )
 
 

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 from botocore import UNSIGNED
 from botocore.auth import SigV4Auth
@@ -23,6 +22,7 @@ from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
 from websockets.sync.client import connect
 
+from support import management_client, wait_until
 from wsgate.local.sigv4_verify import (
     Credentials,
     credentials_from_environment,
@@ -30,7 +30,7 @@ from wsgate.local.sigv4_verify import (
 )
 from wsgate.router import WebSocketApp
 
-from .kit import RunningEmulator, wait_until
+from .kit import RunningEmulator
 
 KEY, SECRET = "AKIDWSGATETEST", "wsgate-secret-key"
 TRUSTED = [Credentials(KEY, SECRET)]
@@ -191,14 +191,7 @@ def verifying(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
 def management(running: RunningEmulator, **options: Any) -> Any:
     options.setdefault("aws_access_key_id", KEY)
     options.setdefault("aws_secret_access_key", SECRET)
-    config = options.pop("config", Config(retries={"max_attempts": 1, "mode": "standard"}))
-    return boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=running.emulator.endpoint,
-        region_name="us-east-1",
-        config=config,
-        **options,
-    )
+    return management_client(running.endpoint, **options)
 
 
 def test_signed_boto3_calls_pass(verifying: RunningEmulator) -> None:

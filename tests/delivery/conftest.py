@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from support import ThreadedEmulator
 from wsgate.delivery.store import DeliveryStore, MemoryDeliveryStore
 from wsgate.delivery.store_sqlite import SQLiteDeliveryStore
 from wsgate.local import EmulatorConfig
@@ -20,63 +19,19 @@ from wsgate.local.server import Emulator
 from .delivery_app import Served, make_app
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, message: str = "") -> Any:
-    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message or predicate}")
-        time.sleep(0.01)
-
-
-class ServedEmulator:
+class ServedEmulator(ThreadedEmulator):
     """An emulator serving the delivery test app, on its own loop in a thread."""
 
     def __init__(self, served: Served, config: EmulatorConfig) -> None:
         self.served = served
-        self.emulator = Emulator(served.app, config, configure_environment=False)
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            try:
-                self.loop.run_until_complete(self.emulator.start())
-            except BaseException as exc:
-                errors.append(exc)
-                started.set()
-                return
-            started.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, name="delivery-emulator", daemon=True)
-        self.thread.start()
-        if not started.wait(15) or errors:
-            raise RuntimeError(f"emulator did not start: {errors}")
+        super().__init__(
+            Emulator(served.app, config, configure_environment=False), name="delivery-emulator"
+        )
         served.sender.endpoint = self.emulator.endpoint
-
-    @property
-    def ws_url(self) -> str:
-        return self.emulator.ws_url
 
     @property
     def faults(self) -> Any:
         return self.emulator.config.faults
-
-    def stop(self) -> None:
-        async def shutdown() -> None:
-            await self.emulator.stop()
-
-        try:
-            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(15)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(15)
-            self.loop.close()
 
 
 class Sweeper:

@@ -14,11 +14,11 @@ import boto3
 import pytest
 from websockets.sync.client import connect
 
+from support import wait_until
 from wsgate.delivery.store_dynamodb import DynamoDBDeliveryStore
 from wsgate.registry.dynamodb import DynamoDBRegistry
 from wsgate.testing.remote import EmulatorProcess
 
-from .conftest import wait_until
 from .pyclient import ProtocolClient
 
 pytestmark = pytest.mark.dynamodb

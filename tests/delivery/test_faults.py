@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from support import wait_until
 from wsgate.delivery.store import DeliveryStore, MemoryDeliveryStore, Pending
 
-from .conftest import Sweeper, wait_until
+from .conftest import Sweeper
 from .pyclient import ProtocolClient
 
 Key = tuple[str, str, int]

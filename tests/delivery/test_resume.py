@@ -7,9 +7,10 @@ from typing import Any
 
 from websockets.sync.client import connect
 
+from support import wait_until
 from wsgate.delivery.store import DeliveryStore
 
-from .conftest import Sweeper, wait_until
+from .conftest import Sweeper
 from .pyclient import ProtocolClient
 
 

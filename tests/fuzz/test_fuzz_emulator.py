@@ -23,7 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
-from auth.kit import RunningEmulator, wait_until
+from auth.kit import RunningEmulator
+from support import wait_until
 from wsgate.events import WebSocketEvent
 from wsgate.registry import open_registry
 from wsgate.router import WebSocketApp

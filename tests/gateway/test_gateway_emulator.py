@@ -8,10 +8,7 @@ a scheduled job or another Lambda would), and what they send is read by the clie
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,6 +17,7 @@ from gateway_seed import run_example
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from support import ThreadedEmulator, wait_until
 from wsgate import config
 from wsgate.gateway import (
     ws_disconnect_connection,
@@ -33,18 +31,6 @@ from wsgate.local import EmulatorConfig
 from wsgate.local.invoke import AppSpec
 from wsgate.local.server import Emulator
 from wsgate.registry.base import ConnectionRegistry
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Poll until ``predicate()`` is truthy (no fixed sleep); fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.01)
 
 
 def seed_handler() -> Callable[[dict[str, Any], Any], Any]:
@@ -64,39 +50,6 @@ def seed_handler() -> Callable[[dict[str, Any], Any], Any]:
     return lambda_handler
 
 
-class Running:
-    """The emulator on its own event loop in a background thread."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            try:
-                self.loop.run_until_complete(emulator.start())
-            except BaseException as exc:
-                errors.append(exc)
-                started.set()
-                return
-            started.set()
-            self.loop.run_forever()
-            self.loop.close()
-
-        self.thread = threading.Thread(target=run, name="gateway-emulator", daemon=True)
-        self.thread.start()
-        assert started.wait(15), "the emulator did not start"
-        if errors:
-            raise errors[0]
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.emulator.stop(), self.loop).result(40)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
 class Clients:
     """Real WebSocket clients of the emulator, each known by the user id it connects with."""
 
@@ -114,13 +67,13 @@ class Clients:
                 open_timeout=10,
             )
         )
-        [cid] = wait_for(
+        [cid] = wait_until(
             lambda: [
                 c["connectionId"]
                 for c in ws_get_connections_by_user(user_id)
                 if c["connectionId"] not in known
             ],
-            what=f"the $connect of {user_id}",
+            message=f"the $connect of {user_id}",
         )
         return client, cid
 
@@ -135,7 +88,7 @@ def emulator(registry: ConnectionRegistry) -> Iterator[Emulator]:
         EmulatorConfig(port=0, stage="seed", dashboard=False),
         configure_environment=False,  # the test configures wsgate itself, not os.environ
     )
-    running = Running(emulator)
+    running = ThreadedEmulator(emulator, name="gateway-emulator")
     config.configure(registry=registry, endpoint=emulator.endpoint)
     try:
         yield emulator
@@ -171,7 +124,7 @@ def test_connect_message_disconnect(clients: Clients) -> None:
     assert recv_json(client) == {"echo": {"action": "chat", "text": "hi"}}
 
     client.close()
-    wait_for(lambda: ws_get_connection(cid) is None, what="Pattern 3's cleanup")
+    wait_until(lambda: ws_get_connection(cid) is None, message="Pattern 3's cleanup")
 
 
 # --- rules --------------------------------------------------------------------------------------
@@ -268,5 +221,5 @@ def test_disconnect_connection_closes_the_client(clients: Clients) -> None:
         client.recv(timeout=10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
     # API Gateway then ran $disconnect: the seed's Pattern 3 removed the record.
-    wait_for(lambda: ws_get_connection(cid) is None, what="$disconnect cleanup")
+    wait_until(lambda: ws_get_connection(cid) is None, message="$disconnect cleanup")
     assert ws_disconnect_connection(cid) is False

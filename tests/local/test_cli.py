@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
+from support import wait_until
 from wsgate.cli import build_parser
 from wsgate.exceptions import ConfigurationError
 from wsgate.local.invoke import load_app
-
-from .conftest import wait_until
 
 APP = textwrap.dedent(
     """
@@ -113,13 +112,12 @@ def test_wsgate_serve_subprocess(app_dir: Path, tmp_path: Path) -> None:
 
 
 def test_reload_picks_up_code_changes(app_dir: Path, start_emulator: Any) -> None:
+    from support import ThreadedEmulator
     from wsgate.local import EmulatorConfig
     from wsgate.local.server import Emulator
 
-    from .conftest import RunningEmulator
-
     source = app_dir / "chatapp.py"
-    running = RunningEmulator(Emulator(str(source), EmulatorConfig(port=0), reload=True))
+    running = ThreadedEmulator(Emulator(str(source), EmulatorConfig(port=0), reload=True))
     try:
         with connect(running.ws_url) as ws:
             ws.send('{"action": "echo"}')

@@ -10,10 +10,9 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from support import wait_until
 from wsgate.gateway import ws_join_room, ws_store_connection
 from wsgate.router import WebSocketApp
-
-from .conftest import wait_until
 
 
 def _call(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:

@@ -11,10 +11,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from support import wait_until
 from wsgate.local.config import Faults
 from wsgate.local.invoke import AppSpec
 
-from .conftest import Recorder, wait_until
+from .conftest import Recorder
 
 
 def _close_code(ws: Any, timeout: float = 10) -> int:

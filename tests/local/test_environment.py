@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from support import ThreadedEmulator
 from wsgate.local.config import EmulatorConfig
 from wsgate.local.invoke import AppSpec
 from wsgate.local.server import Emulator
 
-from .conftest import Recorder, RunningEmulator
+from .conftest import Recorder
 
 
 def test_stop_restores_the_environment_it_changed(
@@ -23,7 +24,7 @@ def test_stop_restores_the_environment_it_changed(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "caller-secret")
     before = {k: os.environ.get(k) for k in ("WSGATE_REGISTRY", "AWS_ACCESS_KEY_ID")}
 
-    running = RunningEmulator(Emulator(AppSpec.from_object(Recorder()), EmulatorConfig(port=0)))
+    running = ThreadedEmulator(Emulator(AppSpec.from_object(Recorder()), EmulatorConfig(port=0)))
     try:
         assert os.environ["WSGATE_ENDPOINT"] == running.endpoint
         assert os.environ["WSGATE_REGISTRY"] == before["WSGATE_REGISTRY"]  # kept, not replaced

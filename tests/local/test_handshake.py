@@ -10,11 +10,12 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from support import wait_until
 from wsgate.local.invoke import AppSpec
 from wsgate.responses import accept
 from wsgate.router import WebSocketApp
 
-from .conftest import Recorder, wait_until
+from .conftest import Recorder
 
 
 def test_101_is_held_until_connect_completes_and_posting_meanwhile_is_gone(

@@ -13,10 +13,11 @@ from botocore.exceptions import ClientError
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from support import wait_until
 from wsgate.local.config import Faults
 from wsgate.local.invoke import AppSpec
 
-from .conftest import Recorder, wait_until
+from .conftest import Recorder
 
 UNKNOWN = "R1kmxc2VNjMCFIA="
 
