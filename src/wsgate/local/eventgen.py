@@ -20,10 +20,11 @@ import base64
 import os
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 __all__ = [
     "DISCONNECT_REASONS",
+    "RequestContextArgs",
     "RequestTime",
     "build_connect_event",
     "build_disconnect_event",
@@ -89,6 +90,35 @@ def request_time(now: float | None = None) -> RequestTime:
     return RequestTime(int(seconds * 1000))
 
 
+class RequestContextArgs(TypedDict):
+    """The keyword arguments every event builder takes for ``requestContext``.
+
+    Attributes:
+        connection_id: The connection's id (see :func:`make_id`).
+        connected_at: Its connect time, epoch milliseconds.
+        stage: Stage name.
+        api_id: API id.
+        domain_name: ``requestContext.domainName`` (the host the client connected to).
+        source_ip: Client address (default ``127.0.0.1``).
+        user_agent: The client's ``User-Agent`` at connect; ``identity.userAgent`` only when
+            given.
+        request_id: Request id; a fresh one when omitted.
+        now: Request time, epoch seconds; the current time when omitted.
+        authorizer: ``requestContext.authorizer`` when an authorizer ran at ``$connect``.
+    """
+
+    connection_id: str
+    connected_at: int
+    stage: str
+    api_id: str
+    domain_name: str
+    source_ip: NotRequired[str]
+    user_agent: NotRequired[str | None]
+    request_id: NotRequired[str | None]
+    now: NotRequired[float | None]
+    authorizer: NotRequired[Mapping[str, Any] | None]
+
+
 def _identity(source_ip: str, user_agent: str | None) -> dict[str, Any]:
     identity: dict[str, Any] = {"sourceIp": source_ip}
     if user_agent is not None:
@@ -105,11 +135,11 @@ def _request_context(
     stage: str,
     api_id: str,
     domain_name: str,
-    source_ip: str,
-    user_agent: str | None,
-    request_id: str | None,
-    now: float | None,
-    authorizer: Mapping[str, Any] | None,
+    source_ip: str = "127.0.0.1",
+    user_agent: str | None = None,
+    request_id: str | None = None,
+    now: float | None = None,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     rid = request_id or make_id()
     when = request_time(now)
@@ -144,35 +174,17 @@ def _multi(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, 
 
 def build_connect_event(
     *,
-    connection_id: str,
-    connected_at: int,
-    stage: str,
-    api_id: str,
-    domain_name: str,
     headers: Iterable[tuple[str, str]] = (),
     query: Iterable[tuple[str, str]] = (),
-    source_ip: str = "127.0.0.1",
-    user_agent: str | None = None,
-    request_id: str | None = None,
-    now: float | None = None,
-    authorizer: Mapping[str, Any] | None = None,
+    **context: Unpack[RequestContextArgs],
 ) -> dict[str, Any]:
     """Build a ``$connect`` (CONNECT) event.
 
     Args:
-        connection_id: The new connection's id (see :func:`make_id`).
-        connected_at: Connect time, epoch milliseconds.
-        stage: Stage name.
-        api_id: API id.
-        domain_name: ``requestContext.domainName`` (the host the client connected to).
         headers: Handshake headers as ``(name, value)`` pairs in their original case; pass
             them without ``Connection``/``Upgrade``/``Content-Length``, as API Gateway does.
         query: Query-string pairs; when empty the query keys are left out of the event.
-        source_ip: Client address.
-        user_agent: The client's ``User-Agent``; ``identity.userAgent`` only when given.
-        request_id: Request id; a fresh one when omitted.
-        now: Request time, epoch seconds; the current time when omitted.
-        authorizer: ``requestContext.authorizer`` when an authorizer ran.
+        **context: The connection, stage and request fields (see :class:`RequestContextArgs`).
 
     Returns:
         The event dict (freshly built; the caller may mutate it).
@@ -187,18 +199,7 @@ def build_connect_event(
             query_list
         )
     event["requestContext"] = _request_context(
-        route_key="$connect",
-        event_type="CONNECT",
-        connection_id=connection_id,
-        connected_at=connected_at,
-        stage=stage,
-        api_id=api_id,
-        domain_name=domain_name,
-        source_ip=source_ip,
-        user_agent=user_agent,
-        request_id=request_id,
-        now=now,
-        authorizer=authorizer,
+        route_key="$connect", event_type="CONNECT", **context
     )
     event["isBase64Encoded"] = False
     return event
@@ -206,54 +207,24 @@ def build_connect_event(
 
 def build_message_event(
     *,
-    connection_id: str,
-    connected_at: int,
     body: str,
-    stage: str,
-    api_id: str,
-    domain_name: str,
     route_key: str = "$default",
     message_id: str | None = None,
-    source_ip: str = "127.0.0.1",
-    user_agent: str | None = None,
-    request_id: str | None = None,
-    now: float | None = None,
-    authorizer: Mapping[str, Any] | None = None,
+    **context: Unpack[RequestContextArgs],
 ) -> dict[str, Any]:
     """Build a MESSAGE event for ``route_key`` (``$default`` or a custom key).
 
     Args:
-        connection_id: The connection the message came in on.
-        connected_at: That connection's connect time, epoch milliseconds.
         body: The text frame, unchanged.
-        stage: Stage name.
-        api_id: API id.
-        domain_name: ``requestContext.domainName``.
         route_key: The selected route key.
         message_id: ``requestContext.messageId``; a fresh one when omitted.
-        source_ip: Client address.
-        user_agent: ``identity.userAgent`` when the client sent one at connect.
-        request_id: Request id; a fresh one when omitted.
-        now: Request time, epoch seconds; the current time when omitted.
-        authorizer: ``requestContext.authorizer`` propagated from ``$connect``.
+        **context: The connection, stage and request fields (see :class:`RequestContextArgs`);
+            ``authorizer`` is the one propagated from ``$connect``.
 
     Returns:
         The event dict.
     """
-    ctx = _request_context(
-        route_key=route_key,
-        event_type="MESSAGE",
-        connection_id=connection_id,
-        connected_at=connected_at,
-        stage=stage,
-        api_id=api_id,
-        domain_name=domain_name,
-        source_ip=source_ip,
-        user_agent=user_agent,
-        request_id=request_id,
-        now=now,
-        authorizer=authorizer,
-    )
+    ctx = _request_context(route_key=route_key, event_type="MESSAGE", **context)
     # messageId sits next to routeKey in real captures; dict order is cosmetic but kept.
     ordered: dict[str, Any] = {"routeKey": route_key, "messageId": message_id or make_id()}
     ordered.update((k, v) for k, v in ctx.items() if k != "routeKey")
@@ -268,55 +239,25 @@ def disconnect_headers(host: str) -> tuple[dict[str, str], dict[str, list[str]]]
 
 def build_disconnect_event(
     *,
-    connection_id: str,
-    connected_at: int,
     status_code: int,
     reason: str | None = None,
-    stage: str,
-    api_id: str,
-    domain_name: str,
-    source_ip: str = "127.0.0.1",
-    user_agent: str | None = None,
-    request_id: str | None = None,
-    now: float | None = None,
-    authorizer: Mapping[str, Any] | None = None,
+    **context: Unpack[RequestContextArgs],
 ) -> dict[str, Any]:
     """Build a ``$disconnect`` (DISCONNECT) event.
 
     Args:
-        connection_id: The closed connection.
-        connected_at: Its connect time, epoch milliseconds.
         status_code: ``disconnectStatusCode`` (the close code, e.g. 1000, 1001, 1005, 1006).
         reason: ``disconnectReason``; when ``None``, the reason API Gateway reports for
             ``status_code`` (see :data:`DISCONNECT_REASONS`), else ``""``.
-        stage: Stage name.
-        api_id: API id.
-        domain_name: ``requestContext.domainName`` (also the synthetic ``Host`` header).
-        source_ip: Client address.
-        user_agent: ``identity.userAgent`` when the client sent one at connect.
-        request_id: Request id; a fresh one when omitted.
-        now: Request time, epoch seconds; the current time when omitted.
-        authorizer: ``requestContext.authorizer`` propagated from ``$connect``.
+        **context: The connection, stage and request fields (see :class:`RequestContextArgs`);
+            ``domain_name`` is also the synthetic ``Host`` header.
 
     Returns:
         The event dict.
     """
     if reason is None:
         reason = DISCONNECT_REASONS.get(status_code, "")
-    ctx = _request_context(
-        route_key="$disconnect",
-        event_type="DISCONNECT",
-        connection_id=connection_id,
-        connected_at=connected_at,
-        stage=stage,
-        api_id=api_id,
-        domain_name=domain_name,
-        source_ip=source_ip,
-        user_agent=user_agent,
-        request_id=request_id,
-        now=now,
-        authorizer=authorizer,
-    )
+    ctx = _request_context(route_key="$disconnect", event_type="DISCONNECT", **context)
     ordered: dict[str, Any] = {"routeKey": "$disconnect", "disconnectStatusCode": status_code}
     for key, value in ctx.items():
         if key == "routeKey":
@@ -324,7 +265,7 @@ def build_disconnect_event(
         ordered[key] = value
         if key == "messageDirection":
             ordered["disconnectReason"] = reason
-    headers, multi = disconnect_headers(domain_name)
+    headers, multi = disconnect_headers(context["domain_name"])
     return {
         "headers": headers,
         "multiValueHeaders": multi,
