@@ -37,6 +37,7 @@ from wsgate.local.eventgen import make_id
 from wsgate.local.invoke import AppSpec, Outcome
 from wsgate.local.routing import _status as connect_status
 from wsgate.local.routing import error_frame
+from wsgate.testing.base import BaseClient
 from wsgate.testing.factories import (
     DEFAULT_REGION,
     DEFAULT_SOURCE_IP,
@@ -49,8 +50,6 @@ from wsgate.testing.recording import ManagementCall, RecordingTransport
 from wsgate.testing.session import WebSocketTestSession
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from wsgate.registry.base import ConnectionRegistry
     from wsgate.sender import Sender
 
@@ -85,7 +84,7 @@ class _ErrorCapture(logging.Handler):
             errors.append(record.exc_info[1])
 
 
-class WebSocketTestClient:
+class WebSocketTestClient(BaseClient):
     """An in-process API Gateway WebSocket API in front of ``app``, for tests.
 
     Args:
@@ -140,7 +139,7 @@ class WebSocketTestClient:
         self.transport = RecordingTransport(self._live, frozenset({self.endpoint}))
         from wsgate.sender import Sender, loop
 
-        self.sender: Sender = Sender(self.endpoint, transport=self.transport, registry=registry)
+        self._sender = Sender(self.endpoint, transport=self.transport, registry=registry)
         loop.get_loop()  # start the sender's loop thread now, not inside the first test's send
         self._capture = _ErrorCapture()
         logging.getLogger("wsgate").addHandler(self._capture)
@@ -152,17 +151,6 @@ class WebSocketTestClient:
     def __repr__(self) -> str:
         return f"<WebSocketTestClient {self.endpoint} connections={len(self._sessions)}>"
 
-    def __enter__(self) -> WebSocketTestClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     @property
     def endpoint(self) -> str:
         """The management endpoint of this API: ``https://{domainName}/{stage}``."""
@@ -173,6 +161,11 @@ class WebSocketTestClient:
         """Ids of the open connections, oldest first."""
         with self._lock:
             return list(self._sessions)
+
+    @property
+    def sender(self) -> Sender:
+        """The :class:`~wsgate.sender.Sender` on the recording transport (handlers' sends)."""
+        return self._sender
 
     @property
     def calls(self) -> list[ManagementCall]:
@@ -335,24 +328,6 @@ class WebSocketTestClient:
         with self._lock:
             session = self._sessions.get(connection_id)
         return session if session is not None and not session.closed else None
-
-    # --- server-side actions (what a backend does through @connections) ---------------------
-
-    def send(self, connection_id: str, data: Any) -> None:
-        """PostToConnection from outside any handler (bytes, str, or dict/list as JSON).
-
-        Raises:
-            ConnectionGoneError: No such open connection (410); it is pruned from the registry.
-        """
-        self.sender.send(connection_id, data)
-
-    def disconnect(self, connection_id: str) -> None:
-        """DeleteConnection: the client sees 1000 and ``$disconnect`` runs before this returns.
-
-        Raises:
-            ConnectionGoneError: No such open connection (410).
-        """
-        self.sender.close(connection_id)
 
     # --- lifecycle ----------------------------------------------------------------------------
 

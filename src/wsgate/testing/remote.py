@@ -43,11 +43,10 @@ from wsgate.exceptions import (
     SessionClosed,
     SessionError,
 )
+from wsgate.testing.base import BaseClient, BaseSession
 from wsgate.testing.factories import HeadersArg, merge_headers
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from websockets.sync.client import ClientConnection
 
     from wsgate.registry.base import ConnectionRegistry
@@ -232,7 +231,7 @@ class EmulatorProcess:
         self.stop()
 
 
-class RemoteSession:
+class RemoteSession(BaseSession):
     """One real WebSocket connection to the emulator, with the in-process session's API.
 
     Attributes:
@@ -255,26 +254,6 @@ class RemoteSession:
         self.close_code: int | None = None
         self.close_reason = ""
 
-    def __repr__(self) -> str:
-        state = "open" if self.close_code is None else f"closed {self.close_code}"
-        return f"<RemoteSession {self.connection_id} {state}>"
-
-    def __enter__(self) -> RemoteSession:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close(1000)
-
-    @property
-    def closed(self) -> bool:
-        """Whether the connection is closed (by either side)."""
-        return self.close_code is not None
-
     def _closed(self, exc: Exception) -> SessionClosed:
         frame = getattr(exc, "rcvd", None) or getattr(exc, "sent", None)
         if self.close_code is None:
@@ -292,10 +271,6 @@ class RemoteSession:
             self._ws.send(text)
         except ConnectionClosed as exc:
             raise self._closed(exc) from exc
-
-    def send_json(self, value: Any) -> None:
-        """Send ``value`` as compact JSON text. Raises as :meth:`send_text`."""
-        self.send_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
     def send_bytes(self, data: bytes) -> None:
         """Send a binary frame (API Gateway closes the connection with 1003)."""
@@ -324,14 +299,6 @@ class RemoteSession:
             raise self._closed(exc) from exc
         return data if isinstance(data, str) else data.decode("utf-8", errors="replace")
 
-    def receive_json(self, timeout: float | None = None) -> Any:
-        """The next message parsed as JSON. Raises as :meth:`receive_text` and ``ValueError``."""
-        return json.loads(self.receive_text(timeout))
-
-    def receive_bytes(self, timeout: float | None = None) -> bytes:
-        """The next message as bytes. Raises as :meth:`receive_text`."""
-        return self.receive_text(timeout).encode("utf-8")
-
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a close frame with ``code`` (``1005``: without a status) and wait for the
         server's; the emulator then runs ``$disconnect`` (poll with :func:`wait_for` for its
@@ -356,7 +323,7 @@ class RemoteSession:
         self._client._forget(self.connection_id)
 
 
-class RemoteTestClient:
+class RemoteTestClient(BaseClient):
     """Drive a running emulator with the session API of the in-process test client.
 
     Args:
@@ -403,12 +370,6 @@ class RemoteTestClient:
 
     def __repr__(self) -> str:
         return f"<RemoteTestClient {self.ws_url}>"
-
-    def __enter__(self) -> RemoteTestClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     @property
     def registry(self) -> ConnectionRegistry:
@@ -544,22 +505,6 @@ class RemoteTestClient:
                 credentials=StaticCredentials("wsgate-local", "wsgate-local"),
             )
         return self._sender
-
-    def send(self, connection_id: str, data: Any) -> None:
-        """PostToConnection (bytes, str, or dict/list as JSON) through boto3.
-
-        Raises:
-            ConnectionGoneError: No such open connection (410).
-        """
-        self.sender.send(connection_id, data)
-
-    def disconnect(self, connection_id: str) -> None:
-        """DeleteConnection through boto3 (the client sees 1000; ``$disconnect`` follows).
-
-        Raises:
-            ConnectionGoneError: No such open connection (410).
-        """
-        self.sender.close(connection_id)
 
     # --- lifecycle ----------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ message the server side sends to this connection — a two-way response, an erro
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -18,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 from wsgate.exceptions import ReceiveTimeout, SessionClosed
 from wsgate.local.config import MAX_FRAME_BYTES
 from wsgate.local.eventgen import DISCONNECT_REASONS
+from wsgate.testing.base import BaseSession
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from wsgate.testing.client import WebSocketTestClient
     from wsgate.testing.factories import ConnectionEvents
 
@@ -30,7 +28,7 @@ __all__ = ["WebSocketTestSession"]
 _CLOSED = object()  # the inbox marker that the connection closed
 
 
-class WebSocketTestSession:
+class WebSocketTestSession(BaseSession):
     """The client side of one in-process WebSocket connection.
 
     Use it as a context manager (leaving the block closes with 1000 if still open), or call
@@ -70,26 +68,6 @@ class WebSocketTestSession:
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
 
-    def __repr__(self) -> str:
-        state = "open" if self.close_code is None else f"closed {self.close_code}"
-        return f"<WebSocketTestSession {self.connection_id} {state}>"
-
-    def __enter__(self) -> WebSocketTestSession:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close(1000)
-
-    @property
-    def closed(self) -> bool:
-        """Whether the connection is closed (by either side)."""
-        return self.close_code is not None
-
     # --- sending ------------------------------------------------------------------------------
 
     def send_text(self, text: str) -> None:
@@ -110,15 +88,6 @@ class WebSocketTestSession:
             return
         self.last_active_ms = int(time.time() * 1000)
         self._client._on_message(self, text)
-
-    def send_json(self, value: Any) -> None:
-        """Send ``value`` as compact JSON text (what a browser's ``JSON.stringify`` sends).
-
-        Raises:
-            SessionClosed: The connection is already closed.
-            TypeError: ``value`` is not JSON-serialisable.
-        """
-        self.send_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
     def send_bytes(self, data: bytes) -> None:
         """Send a binary frame: API Gateway refuses it and closes the connection with 1003.
@@ -151,19 +120,6 @@ class WebSocketTestSession:
             raise SessionClosed(self.connection_id, self.close_code or 1006, self.close_reason)
         data: bytes = item
         return data.decode("utf-8", errors="replace")
-
-    def receive_json(self, timeout: float | None = None) -> Any:
-        """The next message, parsed as JSON.
-
-        Raises:
-            ReceiveTimeout, SessionClosed: As :meth:`receive_text`.
-            ValueError: The message is not JSON (``json.JSONDecodeError``).
-        """
-        return json.loads(self.receive_text(timeout))
-
-    def receive_bytes(self, timeout: float | None = None) -> bytes:
-        """The next message as the bytes that were posted. Raises as :meth:`receive_text`."""
-        return self.receive_text(timeout).encode("utf-8")
 
     # --- closing ------------------------------------------------------------------------------
 
