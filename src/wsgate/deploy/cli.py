@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wsgate._loading import import_file
 from wsgate.exceptions import ConfigurationError, WsgateError
 
 __all__ = ["LoadedApp", "add_template_command", "load_app"]
@@ -65,14 +66,7 @@ def load_app(target: str) -> LoadedApp:
             if not path.is_file():
                 raise ConfigurationError(f"no such file: {spec_text}")
             folder, module_name = path.parent, path.stem
-            if str(folder) not in sys.path:
-                sys.path.insert(0, str(folder))  # the app imports its sibling modules
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            if spec is None or spec.loader is None:
-                raise ConfigurationError(f"cannot import {path}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
+            module = import_file(path)
         else:
             module_name, folder = spec_text, Path.cwd()
             if str(folder) not in sys.path:

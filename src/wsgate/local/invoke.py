@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wsgate._loading import import_file
 from wsgate.exceptions import ConfigurationError
 from wsgate.local.template import load_template
 
@@ -92,21 +93,6 @@ class AppSpec:
         return "$default" if "$default" in self.route_keys else None
 
 
-def _import_file(path: Path) -> Any:
-    module_name = path.stem
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)  # so the app can import its sibling modules
-    sys.modules.pop(module_name, None)
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ConfigurationError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def load_app(target: str, *, template: str | Path | None = None) -> AppSpec:
     """Import ``APP`` (``path/to/app.py``, ``path/to/app.py:attr`` or ``module:attr``).
 
@@ -125,7 +111,7 @@ def load_app(target: str, *, template: str | Path | None = None) -> AppSpec:
             source = Path(spec_text).resolve()
             if not source.is_file():
                 raise ConfigurationError(f"no such file: {spec_text}")
-            module = _import_file(source)
+            module = import_file(source)
         else:
             if "" not in sys.path and str(Path.cwd()) not in sys.path:
                 sys.path.insert(0, str(Path.cwd()))
