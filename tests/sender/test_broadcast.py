@@ -225,3 +225,23 @@ def test_dispatch_with_a_non_lambda_context_still_sends(
     }
     assert app.dispatch(event, {"not": "a lambda context"})["statusCode"] == 200
     assert stub.received("c1") == [b"from handler"]
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2, 3])
+def test_broadcast_attempts_per_recipient_are_bounded(
+    make_sender: MakeSender, max_attempts: int
+) -> None:
+    # The broadcast makes the first attempt itself and hands a retryable failure to the
+    # retry loop: the total must still be max_attempts, never one more or one less.
+    always = lambda m, cid, n: "429" if cid.startswith("busy") else None  # noqa: E731
+    with ApiStub(fault=always) as stub:
+        stub.connect("ok1", "busy1", "busy2")
+        sender = make_sender(
+            stub.endpoint, max_attempts=max_attempts, backoff_base=0.001, backoff_cap=0.002
+        )
+        result = sender.broadcast(["ok1", "busy1", "busy2"], "x")
+        assert result.sent == ["ok1"]
+        assert sorted(result.failed) == ["busy1", "busy2"]
+        assert all(e.status_code == 429 for e in result.failed.values())
+        assert stub.state.attempts[("POST", "busy1")] == max_attempts
+        assert stub.state.attempts[("POST", "ok1")] == 1

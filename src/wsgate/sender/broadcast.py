@@ -187,6 +187,7 @@ async def fan_out(
     items = iter(work)
     sent, gone, failed = result.sent, result.gone, result.failed
     inflight: dict[int, str] = {}
+    post = transport.post
 
     async def worker(slot: int) -> None:
         for endpoint, cid in items:
@@ -195,7 +196,10 @@ async def fan_out(
                 continue
             inflight[slot] = cid
             try:
-                await retry.post(transport, endpoint, cid, data, policy, deadline)
+                try:
+                    await post(endpoint, cid, data)
+                except retry.RETRYABLE as exc:
+                    await retry.post(transport, endpoint, cid, data, policy, deadline, exc)
             except ConnectionGoneError:
                 gone.append(cid)
             except SendError as exc:

@@ -63,9 +63,20 @@ async def post(
     data: bytes,
     policy: RetryPolicy,
     deadline: float | None,
+    failed: Exception | None = None,
 ) -> None:
-    """PostToConnection with retries; raises the last error when the budget runs out."""
+    """PostToConnection with retries; raises the last error when the budget runs out.
+
+    ``failed`` is the retryable error of a first attempt the caller made itself (the
+    broadcast does, to keep this frame off the path of the sends that succeed at once).
+    """
     attempt = 1
+    if failed is not None:
+        delay = policy.delay(attempt)
+        if not policy.may_retry(attempt, delay, deadline):
+            raise failed
+        await asyncio.sleep(delay)
+        attempt += 1
     while True:
         try:
             return await transport.post(endpoint, connection_id, data)
