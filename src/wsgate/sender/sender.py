@@ -346,7 +346,8 @@ class Sender:
             loop.run(coro)
         result.pruned, result.prune_error = self._prune_quietly(result.gone)
         result.duration = time.monotonic() - started
-        logger.debug("broadcast %s", result.summary())
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("broadcast %s", result.summary())
         from wsgate.observe.metrics import record_broadcast  # metrics: wsgate.observe
 
         record_broadcast(result)
