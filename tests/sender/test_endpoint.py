@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wsgate.context import LambdaContext
 from wsgate.exceptions import ConfigurationError
 from wsgate.registry.memory import MemoryRegistry
 from wsgate.router import WebSocketApp
 from wsgate.sender import CustomDomainWarning, Sender
-from wsgate.sender.endpoint import event_endpoint, is_custom_domain, parse_endpoint
+from wsgate.sender.endpoint import (
+    event_endpoint,
+    is_custom_domain,
+    parse_endpoint,
+    split_url,
+    split_url_general,
+)
 
 from .apistub import ApiStub
 
@@ -128,3 +138,42 @@ class _Null:
 
     async def delete(self, endpoint: str, connection_id: str) -> None:
         return None
+
+
+_url_part = st.text(alphabet="aZ09.-_~%@:/?#[]!$&'()*+,;=é ", max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["https", "HTTP", "http", "wss", "ftp", "https:"]),
+    st.sampled_from(
+        ["abc.execute-api.eu-west-1.amazonaws.com", "127.0.0.1", "LocalHost", "", "[::1]"]
+    ),
+    st.sampled_from(["", ":443", ":3001", ":0", ":99999", ":", ":08080", ":x"]),
+    _url_part,
+)
+def test_split_url_fast_path_agrees_with_urlsplit(
+    scheme: str, host: str, port: str, rest: str
+) -> None:
+    # split_url avoids importing urllib.parse for the usual endpoint; whatever it returns
+    # (or raises) must be what urlsplit gives.
+    url = f"{scheme}://{host}{port}{rest}"
+    try:
+        expected: object = split_url_general(url)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: object = split_url(url)
+    except ValueError:
+        got = ValueError
+    assert got == expected
+
+
+def test_usual_endpoint_parses_without_urllib() -> None:
+    code = (
+        "import sys; from wsgate.sender.endpoint import parse_endpoint;"
+        "e = parse_endpoint('https://abc.execute-api.eu-west-1.amazonaws.com/prod');"
+        "assert e.canonical_prefix == '/prod' and e.port == 443, e;"
+        "assert 'urllib.parse' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

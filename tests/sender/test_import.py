@@ -57,3 +57,17 @@ def test_public_names() -> None:
     }
     for name in wsgate.sender.__all__:
         assert getattr(wsgate.sender, name) is not None
+
+
+def test_send_path_defers_what_a_send_does_not_need() -> None:
+    # urllib.parse (+ ipaddress), random (retry jitter) and datetime (GetConnection) load
+    # only when an unusual URL or id, a retry or a GetConnection needs them.
+    out = _run(
+        "import sys, wsgate.sender as s\n"
+        "from wsgate.sender.endpoint import parse_endpoint\n"
+        "t = s.HttpTransport(credentials=s.StaticCredentials('AKID', 'secret'))\n"
+        "ep = parse_endpoint('https://abc.execute-api.eu-west-1.amazonaws.com/prod')\n"
+        "assert t._request('POST', ep, 'L0SM9cOFvHcCIhw=', b'hi').endswith(b'hi')\n"
+        "print(sorted(m for m in ('urllib.parse', 'random', 'datetime') if m in sys.modules))"
+    )
+    assert out == "[]"

@@ -154,7 +154,12 @@ def plan(
     invalid: dict[str, SendError] = {}
     cache: dict[str | None, str] = {}
     for item in recipients:
-        cid, stored = recipient_of(item)
+        cid: str | None
+        stored: str | None
+        if type(item) is str:  # the common case, without recipient_of's checks
+            cid, stored = item, None
+        else:
+            cid, stored = recipient_of(item)
         if not cid:
             key = repr(item)[:80]
             invalid[key] = SendError(key, None, "not a connection id or connection record")

@@ -15,7 +15,6 @@ import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from wsgate.exceptions import ConfigurationError
 
@@ -72,6 +71,46 @@ class Endpoint:
 
 
 _parsed: dict[str, Endpoint] = {}
+# The usual endpoint, split without urllib.parse (which costs ~5 ms to import, ipaddress
+# included): anything else goes through urlsplit. tests/sender/test_endpoint.py checks that
+# both give the same parts.
+_PLAIN_URL = re.compile(
+    r"(https?)://([a-z0-9.-]+)(?::([0-9]{1,5}))?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?",
+    re.IGNORECASE,
+).fullmatch
+_UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*").fullmatch
+
+URLParts = tuple[str, str | None, int | None, str, str, str]
+
+
+def split_url(url: str) -> URLParts:
+    """``(scheme, hostname, port, path, query, fragment)`` as ``urlsplit`` gives them.
+
+    Raises:
+        ValueError: As ``urlsplit`` and its ``port`` do (a bad port, brackets).
+    """
+    match = _PLAIN_URL(url)
+    if match is not None and (match[3] is None or int(match[3]) <= 65535):
+        port = int(match[3]) if match[3] is not None else None
+        return match[1].lower(), match[2].lower(), port, match[4] or "", "", ""
+    return split_url_general(url)
+
+
+def split_url_general(url: str) -> URLParts:
+    """:func:`split_url` by ``urllib.parse.urlsplit`` (any URL)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port
+    return parts.scheme.lower(), parts.hostname, port, parts.path, parts.query, parts.fragment
+
+
+def _quote_path(path: str) -> str:
+    if _UNRESERVED_PATH(path):
+        return path  # what quote(path, safe="/~") returns for these characters
+    from urllib.parse import quote
+
+    return quote(path, safe="/~")
 
 
 def _plain_path(prefix: str) -> bool:
@@ -90,29 +129,27 @@ def parse_endpoint(url: str) -> Endpoint:
     if cached is not None:
         return cached
     try:
-        parts = urlsplit(url.strip())
-        port = parts.port
+        scheme, hostname, port, path, query, fragment = split_url(url.strip())
     except ValueError as exc:
         raise ConfigurationError(f"invalid management endpoint {url!r}: {exc}") from exc
-    scheme = parts.scheme.lower()
     if scheme in ("wss", "ws"):
         raise ConfigurationError(
             f"invalid management endpoint {url!r}: use https:// (the WebSocket URL "
             "wss://{api}/{stage} becomes https://{api}/{stage} for the Management API)"
         )
-    if scheme not in ("http", "https") or not parts.hostname:
+    if scheme not in ("http", "https") or not hostname:
         raise ConfigurationError(
             f"invalid management endpoint {url!r}: expected https://{{api-id}}.execute-api."
             "{region}.amazonaws.com/{stage} or http://127.0.0.1:PORT/{stage}"
         )
-    if parts.query or parts.fragment:
+    if query or fragment:
         raise ConfigurationError(f"invalid management endpoint {url!r}: no query or fragment")
     default_port = 443 if scheme == "https" else 80
-    host = parts.hostname
+    host = hostname
     port = port or default_port
     bracketed = f"[{host}]" if ":" in host else host
     host_header = bracketed if port == default_port else f"{bracketed}:{port}"
-    prefix = parts.path.rstrip("/")
+    prefix = path.rstrip("/")
     match = _EXECUTE_API.match(host)
     endpoint = Endpoint(
         url=url.strip().rstrip("/"),
@@ -122,7 +159,7 @@ def parse_endpoint(url: str) -> Endpoint:
         host_header=host_header,
         path_prefix=prefix,
         region=match.group(1).lower() if match else None,
-        canonical_prefix=quote(prefix, safe="/~") if _plain_path(prefix) else None,
+        canonical_prefix=_quote_path(prefix) if _plain_path(prefix) else None,
     )
     if len(_parsed) < 1024:
         _parsed[url] = endpoint

@@ -13,7 +13,6 @@ import os
 import re
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from wsgate.exceptions import SendError, TransportError
 from wsgate.sender.credentials import Credentials, CredentialsProvider, DefaultCredentials
@@ -194,6 +193,8 @@ class HttpTransport:
             return b"".join(
                 (template.start, quoted.encode(), template.middle, signature, template.end)
             )
+        from urllib.parse import quote  # unusual ids only: not on the import path
+
         wire_path = f"{ep.path_prefix}/@connections/{quote(connection_id, safe='')}"
         auth = self._signer(ep).authorization(
             creds, method, canonical_uri(wire_path), ep.host_header, date, self._body_hash

@@ -12,7 +12,6 @@ at-least-once, which is what every AWS SDK does too.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from dataclasses import dataclass
 
@@ -47,6 +46,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """The sleep after failed attempt number ``attempt`` (full jitter)."""
+        import random  # only after a failure: not on the import path (a no-op once loaded)
+
         return random.uniform(0.0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
 
     def may_retry(self, attempt: int, delay: float, deadline: float | None) -> bool:

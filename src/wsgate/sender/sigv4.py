@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from urllib.parse import quote
 
 from wsgate.sender.credentials import Credentials
 
@@ -59,6 +58,8 @@ def canonical_uri(wire_path: str) -> str:
         return "/"
     if "//" in wire_path or "/." in wire_path:
         wire_path = _remove_dot_segments(wire_path)
+    from urllib.parse import quote  # unusual ids only: not on the import path
+
     return quote(wire_path, safe="/~")
 
 

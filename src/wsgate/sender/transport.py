@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from wsgate.exceptions import (
     ConnectionGoneError,
@@ -24,6 +23,9 @@ from wsgate.exceptions import (
     ServerError,
     ThrottledError,
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -66,6 +68,8 @@ class Transport(Protocol):
 
 def _parse_time(value: Any) -> datetime:
     """Parses GetConnection timestamps: ISO-8601 (AWS) or epoch seconds (moto)."""
+    from datetime import UTC, datetime  # only GetConnection needs it: not on the import path
+
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
