@@ -177,3 +177,17 @@ def test_usual_endpoint_parses_without_urllib() -> None:
         "assert 'urllib.parse' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_execute_api_host_in_any_case() -> None:
+    for url in (
+        "HTTPS://A1B2.EXECUTE-API.EU-WEST-1.AMAZONAWS.COM/prod",
+        "Https://a1b2.Execute-Api.eu-west-1.amazonaws.com/prod",
+    ):
+        ep = parse_endpoint(url)
+        assert (ep.scheme, ep.host, ep.region) == (
+            "https",
+            "a1b2.execute-api.eu-west-1.amazonaws.com",
+            "eu-west-1",
+        )
+        assert not is_custom_domain(url)
