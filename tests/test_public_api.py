@@ -53,3 +53,12 @@ def test_exports_are_the_defining_objects() -> None:
     assert wsgate.select_route is selection.select_route
     assert wsgate.WsgateError is exceptions.WsgateError
     assert issubclass(wsgate.WebSocketApp, wsgate.Router)
+
+
+def test_router_all_is_pinned() -> None:
+    from wsgate import router, routes
+
+    assert router.__all__ == ["CallNext", "Middleware", "Route", "Router", "WebSocketApp"]
+    for name in router.__all__:
+        assert getattr(router, name) is not None, name
+    assert router.Router is routes.Router and router.Route is routes.Route

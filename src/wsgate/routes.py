@@ -1,0 +1,215 @@
+"""Route registration: :class:`Route` and :class:`Router` (the decorators and ``include_router``).
+
+:class:`~wsgate.router.WebSocketApp` is a :class:`Router` that also dispatches; import both from
+:mod:`wsgate.router` (or :mod:`wsgate`). This module is the registration half: it checks route
+keys and handler shapes when a route is added, so mistakes fail at import time, not at the
+first message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar, overload
+
+from wsgate.events import WebSocketEvent
+from wsgate.exceptions import DuplicateRouteError, InvalidRouteError
+from wsgate.responses import Response
+from wsgate.selection import validate_route_key
+
+__all__ = ["CallNext", "Middleware", "Route", "Router"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+CallNext = Callable[[WebSocketEvent], Response]
+Middleware = Callable[[WebSocketEvent, CallNext], Any]
+
+_CO_VARARGS = 0x04
+_CO_COROUTINE = 0x80
+_CO_ASYNC_GENERATOR = 0x200
+
+
+def _takes_context(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` accepts a second positional argument (the Lambda context)."""
+    code = getattr(func, "__code__", None)
+    if code is not None and not isinstance(func, type):
+        if code.co_flags & (_CO_COROUTINE | _CO_ASYNC_GENERATOR):
+            raise TypeError(f"{func!r} is async; wsgate handlers must be plain functions")
+        if code.co_flags & _CO_VARARGS:
+            return True
+        bound = 1 if getattr(func, "__self__", None) is not None else 0
+        return bool(code.co_argcount - bound >= 2)
+    import inspect  # rare path (partials, callable objects): keep it off the import path
+
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
+class Route:
+    """One registered route: its key, handler, two-way flag and router middleware."""
+
+    __slots__ = ("handler", "key", "middleware", "takes_context", "two_way")
+
+    def __init__(
+        self,
+        key: str,
+        handler: Callable[..., Any],
+        *,
+        two_way: bool = False,
+        middleware: tuple[Middleware, ...] = (),
+        takes_context: bool | None = None,
+    ) -> None:
+        if not callable(handler):
+            raise TypeError(f"handler for {key!r} is not callable")
+        self.key = key
+        self.handler = handler
+        self.two_way = two_way
+        self.middleware = middleware
+        self.takes_context = _takes_context(handler) if takes_context is None else takes_context
+
+    def __repr__(self) -> str:
+        name = getattr(self.handler, "__qualname__", repr(self.handler))
+        return f"Route({self.key!r}, {name}, two_way={self.two_way})"
+
+
+class Router:
+    """A group of routes (and middleware) to include into a :class:`WebSocketApp`."""
+
+    def __init__(self, *, name: str | None = None) -> None:
+        self.name = name
+        self._routes: dict[str, Route] = {}
+        self._middleware: list[Middleware] = []
+
+    # --- registration ------------------------------------------------------------------------
+
+    def add_route(
+        self, route_key: str, handler: Callable[..., Any], *, two_way: bool = False
+    ) -> None:
+        """Register ``handler`` for ``route_key`` (``$connect``, ``$disconnect``, ``$default``
+        or a custom key).
+
+        Raises:
+            InvalidRouteError: the key is empty or starts with ``$`` without being predefined.
+            DuplicateRouteError: the key is already registered.
+            TypeError: the handler is not callable or is async.
+        """
+        validate_route_key(route_key)
+        if two_way and route_key in ("$connect", "$disconnect"):
+            raise InvalidRouteError(route_key, "only message routes can be two-way")
+        self._add(Route(route_key, handler, two_way=two_way))
+
+    def _add(self, route: Route) -> None:
+        if route.key in self._routes:
+            raise DuplicateRouteError(route.key)
+        self._routes[route.key] = route
+        self._changed()
+
+    def _changed(self) -> None:
+        """Hook for subclasses that cache derived state."""
+
+    def route(self, route_key: str, *, two_way: bool = False) -> Callable[[F], F]:
+        """Decorator: handle messages whose selection expression evaluates to ``route_key``.
+
+        With ``two_way=True`` the handler's body is sent back to the client (the deployment
+        needs a ``$default`` route response on this route).
+
+        Raises:
+            InvalidRouteError, DuplicateRouteError: see :meth:`add_route`.
+        """
+        validate_route_key(route_key)
+
+        def decorator(func: F) -> F:
+            self.add_route(route_key, func, two_way=two_way)
+            return func
+
+        return decorator
+
+    def connect(self, func: F) -> F:
+        """Decorator: handle ``$connect``. Return a 4xx/5xx :class:`Response` (or raise
+        :class:`~wsgate.exceptions.ConnectRejected`) to refuse the handshake."""
+        self.add_route("$connect", func)
+        return func
+
+    def disconnect(self, func: F) -> F:
+        """Decorator: handle ``$disconnect`` (best effort; the response is ignored)."""
+        self.add_route("$disconnect", func)
+        return func
+
+    @overload
+    def default(self, func: F, *, two_way: bool = False) -> F: ...
+
+    @overload
+    def default(self, func: None = None, *, two_way: bool = False) -> Callable[[F], F]: ...
+
+    def default(self, func: F | None = None, *, two_way: bool = False) -> F | Callable[[F], F]:
+        """Decorator: handle ``$default`` (unmatched and non-JSON messages).
+
+        Use bare (``@app.default``) or with options (``@app.default(two_way=True)``).
+        """
+        if func is not None:
+            self.add_route("$default", func, two_way=two_way)
+            return func
+
+        def decorator(f: F) -> F:
+            self.add_route("$default", f, two_way=two_way)
+            return f
+
+        return decorator
+
+    def add_middleware(self, middleware: Middleware) -> None:
+        """Wrap this router's handlers in ``middleware`` (see the module doc for the shape)."""
+        if not callable(middleware):
+            raise TypeError("middleware must be callable")
+        self._middleware.append(middleware)
+        self._changed()
+
+    def middleware(self, func: F) -> F:
+        """Decorator form of :meth:`add_middleware`."""
+        self.add_middleware(func)
+        return func
+
+    def include_router(self, router: Router, *, prefix: str = "") -> None:
+        """Copy ``router``'s routes into this one, with ``router``'s middleware around them.
+
+        ``prefix`` is prepended to custom route keys (``prefix="chat/"`` turns ``join`` into
+        ``chat/join``, to pair with an expression like ``${request.body.service}/...``);
+        predefined keys keep their names. Routes added to ``router`` later are not seen.
+
+        Raises:
+            DuplicateRouteError: a key (after prefixing) is already registered here.
+            InvalidRouteError: the prefixed key is not a valid route key.
+        """
+        if router is self:
+            raise ValueError("a router cannot include itself")
+        wrap = tuple(router._middleware)
+        for route in router._routes.values():
+            key = route.key if route.key.startswith("$") else validate_route_key(prefix + route.key)
+            self._add(
+                Route(
+                    key,
+                    route.handler,
+                    two_way=route.two_way,
+                    middleware=wrap + route.middleware,
+                    takes_context=route.takes_context,
+                )
+            )
+
+    # --- introspection -----------------------------------------------------------------------
+
+    @property
+    def routes(self) -> Mapping[str, Route]:
+        """Registered routes by key (read-only)."""
+        return MappingProxyType(self._routes)
+
+    @property
+    def route_keys(self) -> tuple[str, ...]:
+        """Every registered route key, in registration order: the routes to deploy."""
+        return tuple(self._routes)
+
+    @property
+    def two_way_route_keys(self) -> tuple[str, ...]:
+        """The keys whose handler's body is sent back to the client."""
+        return tuple(k for k, r in self._routes.items() if r.two_way)
