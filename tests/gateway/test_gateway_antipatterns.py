@@ -7,9 +7,9 @@ import logging
 import time
 
 import pytest
-from conftest import Harness
 from gateway_seed import run_example
 
+from conftest import Harness
 from wsgate.exceptions import ConnectionGoneError
 from wsgate.gateway import (
     ws_broadcast_to_all,

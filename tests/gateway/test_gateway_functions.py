@@ -7,8 +7,8 @@ import logging
 import time
 
 import pytest
-from conftest import Harness
 
+from conftest import Harness
 from wsgate import config
 from wsgate.exceptions import (
     ConfigurationError,

@@ -8,9 +8,9 @@ import logging
 import time
 
 import pytest
-from conftest import Harness
 from gateway_seed import run_example
 
+from conftest import Harness
 from wsgate.gateway import (
     ws_get_all_connections,
     ws_get_connection,
