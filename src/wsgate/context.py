@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wsgate.events import WebSocketEvent
+    from wsgate.router import WebSocketApp
 
 __all__ = ["LambdaContext", "current_context", "current_event"]
 
 _current_event: ContextVar[WebSocketEvent | None] = ContextVar("wsgate_event", default=None)
 _current_context: ContextVar[Any] = ContextVar("wsgate_context", default=None)
+# The app whose dispatch is running (read by wsgate.gateway for its authorizer's user id key).
+_current_app: ContextVar[WebSocketApp | None] = ContextVar("wsgate_app", default=None)
 
 
 def current_event() -> WebSocketEvent | None:

@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from wsgate.context import _current_context, _current_event
+from wsgate.context import _current_app, _current_context, _current_event
 from wsgate.events import WebSocketEvent, parse_event
 from wsgate.exceptions import AuthError, ConnectRejected, EventError
 from wsgate.responses import Response, error_response, to_response
@@ -219,6 +219,7 @@ class WebSocketApp(Router):
             endpoint = self._build(route)
         event_token = _current_event.set(parsed)
         context_token = _current_context.set(context)
+        app_token = _current_app.set(self)
         try:
             return endpoint(parsed, context).to_dict()
         except ConnectRejected as exc:
@@ -238,6 +239,7 @@ class WebSocketApp(Router):
             self._log_failure(parsed, route, context, exc, error=True)
             return error_response(500, "Internal server error").to_dict()
         finally:
+            _current_app.reset(app_token)
             _current_context.reset(context_token)
             _current_event.reset(event_token)
 

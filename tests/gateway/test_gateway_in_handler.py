@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Harness
 from gateway_seed import run_example
 from gateway_server import ConnectionsServer
 
+from conftest import Harness
 from wsgate import config
 from wsgate.events import ConnectEvent, MessageEvent
 from wsgate.exceptions import ConfigurationError
@@ -138,3 +138,38 @@ def test_identity_applies_only_to_the_events_own_connection(bare: Harness) -> No
 
     assert ws_get_connection(event["requestContext"]["connectionId"])["userId"] == "alice"  # type: ignore[index]
     assert ws_get_connection(other)["userId"] == "bob"  # type: ignore[index]
+
+
+def test_the_apps_authorizer_user_id_key_names_the_user(bare: Harness) -> None:
+    app = WebSocketApp()
+
+    @app.authorizer(user_id_key="userId")
+    def authorize(request: Any) -> Any:  # only its configuration matters here
+        raise AssertionError("not called: the event already carries the authorizer's output")
+
+    @app.connect
+    def on_connect(event: ConnectEvent) -> None:
+        ws_store_connection(event.connection_id, user_id=event.query_params.get("userId"))
+
+    event = bare.connect_event(
+        query={"userId": "mallory"},  # chosen by the client
+        authorizer={"principalId": "svc-gateway", "userId": "user-42", "integrationLatency": 0},
+    )
+    assert app.dispatch(event, None)["statusCode"] == 200
+
+    # The verified context key the app's authorizer names, not principalId, not the query.
+    assert ws_get_connection(event["requestContext"]["connectionId"])["userId"] == "user-42"  # type: ignore[index]
+
+
+def test_a_user_id_key_missing_from_the_context_falls_back_to_the_callers(bare: Harness) -> None:
+    app = WebSocketApp()
+    app.authorizer(lambda request: None, user_id_key="userId")
+
+    @app.connect
+    def on_connect(event: ConnectEvent) -> None:
+        ws_store_connection(event.connection_id, user_id="given")
+
+    event = bare.connect_event(authorizer={"principalId": "svc-gateway"})
+    app.dispatch(event, None)
+
+    assert ws_get_connection(event["requestContext"]["connectionId"])["userId"] == "given"  # type: ignore[index]

@@ -146,14 +146,18 @@ def trusted_user_id(connection_id: str, user_id: str | None) -> str | None:
     """The user id to store for ``connection_id``: the authorizer's identity when it has one.
 
     When the handler runs for this very connection and ``$connect`` had an authorizer, the user
-    id comes from the verified authorizer context (its ``principalId``, or the key the auth
-    module is configured with), never from what the caller passed, which in the seed's examples
-    is the client-controlled query string. Otherwise ``user_id`` is used as given.
+    id comes from the verified authorizer context (its ``principalId``, or the context key the
+    running app's authorizer names as ``user_id_key``), never from what the caller passed,
+    which in the seed's examples is the client-controlled query string. Otherwise ``user_id``
+    is used as given.
     """
     event = current_event()
     if event is None or event.connection_id != connection_id:
         return user_id
     from wsgate.auth.identity import user_id_from_event
+    from wsgate.context import _current_app
 
-    verified = user_id_from_event(event)
+    app = _current_app.get()
+    authorizer = app.authorizer_config if app is not None else None
+    verified = user_id_from_event(event, authorizer.user_id_key if authorizer else None)
     return user_id if verified is None else verified
