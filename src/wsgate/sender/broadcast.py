@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wsgate.exceptions import ConnectionGoneError, SendError, TransportError
 from wsgate.sender import retry
+from wsgate.sender.record import Record
 from wsgate.sender.transport import Transport
 
 __all__ = ["BroadcastResult", "Outcome", "RecipientResult", "plan", "recipient_of"]
@@ -41,8 +41,7 @@ def recipient_of(item: Any) -> tuple[str | None, str | None]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class RecipientResult:
+class RecipientResult(Record):
     """The outcome for one recipient.
 
     Attributes:
@@ -51,9 +50,19 @@ class RecipientResult:
         error: The error for ``gone`` and ``failed`` outcomes.
     """
 
+    __slots__ = ("connection_id", "error", "outcome")
+    __match_args__ = ("connection_id", "outcome", "error")
+
     connection_id: str
     outcome: Outcome
-    error: SendError | None = None
+    error: SendError | None
+
+    def __init__(
+        self, connection_id: str, outcome: Outcome, error: SendError | None = None
+    ) -> None:
+        object.__setattr__(self, "connection_id", connection_id)
+        object.__setattr__(self, "outcome", outcome)
+        object.__setattr__(self, "error", error)
 
     @property
     def reason(self) -> str:
@@ -64,7 +73,6 @@ class RecipientResult:
         return f"{self.error.label}{status}"
 
 
-@dataclass(slots=True)
 class BroadcastResult:
     """What a broadcast did, per recipient and in total.
 
@@ -77,12 +85,38 @@ class BroadcastResult:
         prune_error: Why pruning failed, if it did (the broadcast still succeeded).
     """
 
-    sent: list[str] = field(default_factory=list)
-    gone: list[str] = field(default_factory=list)
-    failed: dict[str, SendError] = field(default_factory=dict)
-    duration: float = 0.0
-    pruned: int = 0
-    prune_error: str | None = None
+    __slots__ = ("duration", "failed", "gone", "prune_error", "pruned", "sent")
+    __match_args__ = ("sent", "gone", "failed", "duration", "pruned", "prune_error")
+
+    def __init__(
+        self,
+        sent: list[str] | None = None,
+        gone: list[str] | None = None,
+        failed: dict[str, SendError] | None = None,
+        duration: float = 0.0,
+        pruned: int = 0,
+        prune_error: str | None = None,
+    ) -> None:
+        self.sent: list[str] = [] if sent is None else sent
+        self.gone: list[str] = [] if gone is None else gone
+        self.failed: dict[str, SendError] = {} if failed is None else failed
+        self.duration = duration
+        self.pruned = pruned
+        self.prune_error = prune_error
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, BroadcastResult)
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a non-frozen dataclass
+
+    def __repr__(self) -> str:
+        return (
+            f"BroadcastResult(sent={len(self.sent)}, gone={len(self.gone)}, "
+            f"failed={len(self.failed)}, duration={self.duration:.3f}, pruned={self.pruned})"
+        )
 
     @property
     def total(self) -> int:

@@ -12,23 +12,30 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from wsgate.exceptions import ConfigurationError
+from wsgate.sender.record import Record
 
 __all__ = ["Credentials", "CredentialsProvider", "DefaultCredentials", "StaticCredentials"]
 
 _ENV_RECHECK = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
+class Credentials(Record):
     """One set of AWS credentials, as used for one signature."""
+
+    __slots__ = ("access_key", "secret_key", "token")
+    __match_args__ = ("access_key", "secret_key", "token")
 
     access_key: str
     secret_key: str
-    token: str | None = None
+    token: str | None
+
+    def __init__(self, access_key: str, secret_key: str, token: str | None = None) -> None:
+        object.__setattr__(self, "access_key", access_key)
+        object.__setattr__(self, "secret_key", secret_key)
+        object.__setattr__(self, "token", token)
 
     def __repr__(self) -> str:  # never print the secret
         return f"Credentials(access_key={self.access_key!r}, secret_key='***')"

@@ -13,10 +13,10 @@ import os
 import re
 import threading
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 from wsgate.exceptions import ConfigurationError
+from wsgate.sender.record import Record
 
 __all__ = [
     "CustomDomainWarning",
@@ -40,8 +40,7 @@ class CustomDomainWarning(UserWarning):
     """The management endpoint is a custom domain rather than the ``execute-api`` host."""
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
+class Endpoint(Record):
     """A parsed management endpoint.
 
     Attributes:
@@ -57,6 +56,27 @@ class Endpoint:
             a plain quoting of it (no dot segments or empty segments), else ``None``.
     """
 
+    __slots__ = (
+        "canonical_prefix",
+        "host",
+        "host_header",
+        "path_prefix",
+        "port",
+        "region",
+        "scheme",
+        "url",
+    )
+    __match_args__ = (
+        "url",
+        "scheme",
+        "host",
+        "port",
+        "host_header",
+        "path_prefix",
+        "region",
+        "canonical_prefix",
+    )
+
     url: str
     scheme: str
     host: str
@@ -64,7 +84,22 @@ class Endpoint:
     host_header: str
     path_prefix: str
     region: str | None
-    canonical_prefix: str | None = None
+    canonical_prefix: str | None
+
+    def __init__(
+        self,
+        url: str,
+        scheme: str,
+        host: str,
+        port: int,
+        host_header: str,
+        path_prefix: str,
+        region: str | None,
+        canonical_prefix: str | None = None,
+    ) -> None:
+        values = (url, scheme, host, port, host_header, path_prefix, region, canonical_prefix)
+        for name, value in zip(self.__match_args__, values, strict=True):
+            object.__setattr__(self, name, value)
 
     @property
     def is_tls(self) -> bool:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 
 from wsgate.exceptions import ServerError, ThrottledError, TransportError
+from wsgate.sender.record import Record
 from wsgate.sender.transport import ConnectionInfo, Transport
 
 __all__ = ["RETRYABLE", "RetryPolicy", "delete", "get", "post"]
@@ -24,8 +24,7 @@ __all__ = ["RETRYABLE", "RetryPolicy", "delete", "get", "post"]
 RETRYABLE = (ThrottledError, ServerError, TransportError)
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(Record):
     """How often and how patiently to retry.
 
     Attributes:
@@ -34,15 +33,23 @@ class RetryPolicy:
         backoff_cap: Upper bound of one wait, in seconds.
     """
 
-    max_attempts: int = 5
-    backoff_base: float = 0.05
-    backoff_cap: float = 2.0
+    __slots__ = ("backoff_base", "backoff_cap", "max_attempts")
+    __match_args__ = ("max_attempts", "backoff_base", "backoff_cap")
 
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
+    max_attempts: int
+    backoff_base: float
+    backoff_cap: float
+
+    def __init__(
+        self, max_attempts: int = 5, backoff_base: float = 0.05, backoff_cap: float = 2.0
+    ) -> None:
+        if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if self.backoff_base < 0 or self.backoff_cap < 0:
+        if backoff_base < 0 or backoff_cap < 0:
             raise ValueError("backoff times must not be negative")
+        object.__setattr__(self, "max_attempts", max_attempts)
+        object.__setattr__(self, "backoff_base", backoff_base)
+        object.__setattr__(self, "backoff_cap", backoff_cap)
 
     def delay(self, attempt: int) -> float:
         """The sleep after failed attempt number ``attempt`` (full jitter)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from wsgate.exceptions import (
@@ -23,6 +22,7 @@ from wsgate.exceptions import (
     ServerError,
     ThrottledError,
 )
+from wsgate.sender.record import Record
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -83,8 +83,7 @@ def _parse_time(value: Any) -> datetime:
     raise ValueError(f"not a timestamp: {value!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionInfo:
+class ConnectionInfo(Record):
     """What GetConnection says about a live connection.
 
     Attributes:
@@ -94,10 +93,25 @@ class ConnectionInfo:
         identity: ``sourceIp`` and ``userAgent`` (and anything else AWS adds).
     """
 
+    __slots__ = ("connected_at", "connection_id", "identity", "last_active_at")
+    __match_args__ = ("connection_id", "connected_at", "last_active_at", "identity")
+
     connection_id: str
     connected_at: datetime
     last_active_at: datetime
-    identity: Mapping[str, Any] = field(default_factory=dict)
+    identity: Mapping[str, Any]
+
+    def __init__(
+        self,
+        connection_id: str,
+        connected_at: datetime,
+        last_active_at: datetime,
+        identity: Mapping[str, Any] | None = None,
+    ) -> None:
+        object.__setattr__(self, "connection_id", connection_id)
+        object.__setattr__(self, "connected_at", connected_at)
+        object.__setattr__(self, "last_active_at", last_active_at)
+        object.__setattr__(self, "identity", {} if identity is None else identity)
 
     @property
     def source_ip(self) -> str | None:
