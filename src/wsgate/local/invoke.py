@@ -162,6 +162,7 @@ class Invoker:
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="wsgate-invoke")
         #: Calls submitted and not yet reported (a timed-out call is reported at its timeout).
         self.in_flight = 0
+        self._queued: set[Future[Any]] = set()  # submitted, not yet finished (loop-owned)
 
     def submit(
         self,
@@ -192,7 +193,8 @@ class Invoker:
             done(outcome)
 
         def finished(future: Future[Any]) -> None:  # on the loop
-            if future.cancelled():  # never started: the pool was shut down
+            self._queued.discard(future)
+            if future.cancelled():  # never started: the emulator is stopping
                 report(Outcome("error", error=RuntimeError("the emulator is stopping")))
                 return
             exc = future.exception()
@@ -211,6 +213,7 @@ class Invoker:
         except RuntimeError as exc:  # the pool is shut down (the emulator is stopping)
             report(Outcome("error", error=exc))
             return
+        self._queued.add(future)
         # A thread cannot be killed: after a timeout the handler runs on, its result dropped.
         future.add_done_callback(lambda f: _call_soon(loop, finished, f))
 
@@ -225,6 +228,16 @@ class Invoker:
     def call_sync(self, fn: Callable[[], Any]) -> Any:
         """Run a blocking callable in the pool (for the dashboard's registry reads)."""
         return self._pool.submit(fn)
+
+    def cancel_queued(self) -> int:
+        """Drop the calls still waiting for a worker (call from the loop when stopping).
+
+        Under load thousands of messages can wait behind the pool; running them after their
+        connections closed only delays the stop (and the ``$disconnect`` calls queued behind
+        them) by up to the integration timeout. They are reported as errors ("the emulator is
+        stopping"); calls already running finish. Returns how many were dropped.
+        """
+        return sum(1 for future in list(self._queued) if future.cancel())
 
     def shutdown(self) -> None:
         """Stop accepting work; running handlers finish on their own."""

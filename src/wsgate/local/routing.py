@@ -161,6 +161,8 @@ class Routing:
         pool at once; its outcome comes back through a callback (no task per message).
         """
         emulator = self.emulator
+        if emulator.stopping:
+            return  # its connection is closing with the emulator (Ctrl-C): nobody handles it
         if emulator.config.faults.roll(emulator.config.faults.random_close):
             session.abort()
             return

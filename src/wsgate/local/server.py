@@ -191,6 +191,8 @@ class Emulator:
         self._server: asyncio.Server | None = None
         self._port = self.config.port
         self._installed_sender: Any = None
+        #: True from the start of :meth:`stop`: messages that still arrive are not handled.
+        self.stopping = False
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -221,6 +223,7 @@ class Emulator:
             OSError: The port cannot be bound.
             ConfigurationError: The app cannot be loaded.
         """
+        self.stopping = False
         loop = asyncio.get_running_loop()
         if self.config.switch_interval is not None:
             # A handler thread posting to @connections hands off between three threads (the
@@ -318,11 +321,21 @@ class Emulator:
                 self.dashboard.feed.publish("reload", {"app": str(self._app_source)})
 
     async def stop(self) -> None:
-        """Close every connection (1001 Going away), run their ``$disconnect`` and unbind."""
+        """Close every connection (1001 Going away), run their ``$disconnect`` and unbind.
+
+        Messages arriving from now on and handlers still waiting for a worker are dropped;
+        running ones finish (up to the integration timeout).
+        """
+        self.stopping = True
         if self._server is not None:
             self._server.close()
         for session in list(self.connections.values()):
             session.close(1001, "Going away")
+        # Messages still queued for a worker belong to connections closing now: drop them, so
+        # the $disconnect calls that follow do not wait behind them (Ctrl-C under load).
+        dropped = self.invoker.cancel_queued()
+        if dropped:
+            logger.info("stopping: dropped %d queued message(s) of closed connections", dropped)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 3.0
         while self.connections and loop.time() < deadline:
@@ -330,15 +343,22 @@ class Emulator:
         for channel in list(self._channels):
             if channel.transport is not None:
                 channel.transport.abort()
-        tasks = [t for t in self._tasks if not t.done()]
-        for task in tasks:
+        for task in list(self._tasks):
             if task.get_coro().__name__ in ("_watch", "_sweep_delivery"):  # type: ignore[union-attr]
                 task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=self.config.integration_timeout + 1)
+        # Wait for every task and handler, including the $disconnect calls the aborts above
+        # start on a later loop turn: one pass over a snapshot would return before they ran
+        # (their handlers then wrote logs and metrics after stop() had returned).
         deadline = loop.time() + self.config.integration_timeout + 1
-        while self.invoker.in_flight and loop.time() < deadline:
-            await asyncio.sleep(0.02)  # message handlers still running (reported by callback)
+        while loop.time() < deadline:
+            await asyncio.sleep(0)  # let connection_lost callbacks spawn their $disconnect
+            tasks = [t for t in self._tasks if not t.done()]
+            if tasks:
+                await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+            elif self.invoker.in_flight:
+                await asyncio.sleep(0.02)  # message handlers still running (reported by callback)
+            else:
+                break
         if self._server is not None:
             await self._server.wait_closed()
         self.invoker.shutdown()

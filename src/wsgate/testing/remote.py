@@ -221,6 +221,12 @@ class EmulatorProcess:
         _ = self.log  # keep the text: the folder goes now
         self._tmp.cleanup()
 
+    @property
+    def returncode(self) -> int | None:
+        """The server's exit status once it has exited (``0`` after a clean Ctrl-C stop; minus
+        the signal number when killed), else ``None``."""
+        return None if self._process is None else self._process.poll()
+
     def _pump_thread_alive(self) -> bool:
         return self._pump_thread is not None and self._pump_thread.is_alive()
 
