@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -71,15 +72,41 @@ _OK = (
 # --- the stub ---------------------------------------------------------------------------------
 
 
+class _Answers:
+    """Due answers in arrival order, written by one timer (a timer per request would make
+    the stub, not the client under test, the bottleneck on a 2-CPU machine). The delay is
+    constant, so arrival order is due order; answers go out up to 0.5 ms late."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.loop = asyncio.get_running_loop()
+        self.due: deque[tuple[float, asyncio.Transport]] = deque()
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, transport: asyncio.Transport) -> None:
+        at = self.loop.time() + self.delay
+        self.due.append((at, transport))
+        if self.handle is None:
+            self.handle = self.loop.call_at(at, self.flush)
+
+    def flush(self) -> None:
+        now = self.loop.time()
+        due = self.due
+        while due and due[0][0] <= now:
+            transport = due.popleft()[1]
+            if not transport.is_closing():
+                transport.write(_OK)
+        self.handle = self.loop.call_at(max(due[0][0], now + 0.0005), self.flush) if due else None
+
+
 class _StubProtocol(asyncio.Protocol):
     """Answers each request 200 after a fixed delay (requests on a connection are serial)."""
 
-    def __init__(self, delay: float, counter: list[int]) -> None:
-        self.delay = delay
+    def __init__(self, answers: _Answers, counter: list[int]) -> None:
+        self.answers = answers
         self.counter = counter
         self.buf = b""
         self.transport: asyncio.Transport | None = None
-        self.loop = asyncio.get_running_loop()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -97,19 +124,17 @@ class _StubProtocol(asyncio.Protocol):
                 break
             buf = buf[end + 4 + length :]
             self.counter[0] += 1
-            self.loop.call_later(self.delay, self._answer)
+            assert self.transport is not None
+            self.answers.add(self.transport)
         self.buf = buf
-
-    def _answer(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(_OK)
 
 
 async def _serve(delay: float) -> None:
     counter = [0]
+    answers = _Answers(delay)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: _StubProtocol(delay, counter), "127.0.0.1", 0, backlog=4096
+        lambda: _StubProtocol(answers, counter), "127.0.0.1", 0, backlog=4096
     )
     print(server.sockets[0].getsockname()[1], flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until parent closes
