@@ -225,6 +225,7 @@ def test_cli_serve_with_authorizer_and_signatures(tmp_path: Path, auth_file: Pat
         "AWS_ACCESS_KEY_ID": "cli-key",
         "AWS_SECRET_ACCESS_KEY": "cli-secret",
         "WSGATE_REGISTRY": "memory://",
+        "WSGATE_METRICS": "off",  # stdout is a pipe read for its first line only
     }
     command = [
         sys.executable,

@@ -76,6 +76,7 @@ def test_parser_knows_serve_and_its_flags() -> None:
 def test_wsgate_serve_subprocess(app_dir: Path, tmp_path: Path) -> None:
     env = dict(os.environ)
     env.pop("WSGATE_REGISTRY", None)
+    env["WSGATE_METRICS"] = "off"  # stdout is a pipe read for its first line only
     proc = subprocess.Popen(
         [sys.executable, "-m", "wsgate.cli", "serve", str(app_dir / "chatapp.py"), "--port", "0"],
         cwd=tmp_path,

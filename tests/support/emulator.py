@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from wsgate.local.server import Emulator
+from wsgate.observe import Metrics, set_metrics
 from wsgate.testing import wait_for
 
 T = TypeVar("T")
@@ -55,13 +56,23 @@ def management_client(endpoint: str, *, attempts: int = 1, **options: Any) -> An
 class ThreadedEmulator:
     """Run ``emulator`` on a new event loop in a daemon thread; :meth:`stop` ends both.
 
+    The process-wide metrics recorder is off while it runs unless ``metrics=True`` (a test
+    that checks EMF output); :meth:`stop` lets it be rebuilt from the environment.
+
     Raises:
         RuntimeError: The emulator did not start within 15 s.
         BaseException: Whatever ``Emulator.start`` raised (a port in use, a bad app).
     """
 
-    def __init__(self, emulator: Emulator, *, name: str = "emulator") -> None:
+    def __init__(
+        self, emulator: Emulator, *, name: str = "emulator", metrics: bool = False
+    ) -> None:
         self.emulator = emulator
+        self._silenced = not metrics
+        if self._silenced:
+            # Handlers run in worker threads and flush EMF lines to sys.stdout when they end,
+            # which can fall between pytest's capture phases and land in its terminal output.
+            set_metrics(Metrics(enabled=False))
         self.loop = asyncio.new_event_loop()
         self._clients: list[Any] = []
         self._stopped = False
@@ -83,9 +94,11 @@ class ThreadedEmulator:
 
         self.thread = threading.Thread(target=run, name=name, daemon=True)
         self.thread.start()
-        if not started.wait(START_TIMEOUT):
-            raise RuntimeError("the emulator did not start")
-        if failure:
+        if not started.wait(START_TIMEOUT) or failure:
+            if self._silenced:
+                set_metrics(None)
+            if not failure:
+                raise RuntimeError("the emulator did not start")
             self.thread.join(STOP_TIMEOUT)
             raise failure[0]
 
@@ -135,3 +148,5 @@ class ThreadedEmulator:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
+            if self._silenced:
+                set_metrics(None)
