@@ -112,14 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
         dashboard=not args.no_dashboard,
         static_dir=args.static,
         in_process_sends=not args.http_sends,
-        faults=Faults(
-            seed=args.seed,
-            drop_disconnect=args.drop_disconnect,
-            throttle=args.throttle,
-            server_error=args.server_error,
-            latency_ms=args.latency_ms,
-            random_close=args.random_close,
-        ),
+        faults=Faults(seed=args.seed, **{name: getattr(args, name) for name in Faults.FIELDS}),
         verify_signatures=args.verify_signatures,
     )
     from wsgate.local.server import exposure_warning
