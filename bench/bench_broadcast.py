@@ -153,7 +153,7 @@ def _cpu() -> float:
 def _contender(name: str, endpoint: str, n: int) -> dict[str, float]:
     ids = [f"Bench{i:06d}Id=" for i in range(n)]
     data = b'{"type":"tick","payload":"' + b"x" * 200 + b'"}'
-    if name in ("wsgate", "wsgate-boto3"):
+    if name in ("wsgate", "wsgate-boto3", "wsgate-ref"):
         from wsgate.sender import Sender
 
         sender = Sender(endpoint, transport="boto3" if name == "wsgate-boto3" else None)
@@ -233,10 +233,11 @@ def _cpu_speed() -> float:
 # --- driver -----------------------------------------------------------------------------------
 
 
-def _run_contender(name: str, endpoint: str, n: int) -> dict[str, float]:
+def _run_contender(name: str, endpoint: str, n: int, src: str | None = None) -> dict[str, float]:
+    env = ENV if src is None else {**ENV, "PYTHONPATH": src}
     out = subprocess.run(
         [sys.executable, __file__, "_client", name, endpoint, str(n)],
-        env=ENV,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
@@ -252,6 +253,10 @@ def main() -> None:
     parser.add_argument("--import-runs", type=int, default=9)
     parser.add_argument("--rounds", type=int, default=5, help="wsgate/boto3-threads pairs")
     parser.add_argument("--write", action="store_true", help="record in bench/RESULTS.md")
+    parser.add_argument(
+        "--ref",
+        help="also run wsgate at this git revision each round (wsgate-ref), e.g. before a change",
+    )
     args = parser.parse_args()
 
     speed_before, load_before = _cpu_speed(), os.getloadavg()[0]
@@ -267,11 +272,20 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {}
     # wsgate and the boto3-threads baseline alternate, round by round, so a burst of load on
     # the shared machine hits both; each figure is tabulated as its median over the rounds.
-    plan = [("wsgate", args.n), ("boto3-threads", args.n)] * args.rounds
-    plan += [("wsgate-boto3", args.n), ("boto3-loop", args.loop_sample)]
+    plan = [("wsgate", args.n), ("boto3-threads", args.n)]
+    ref_src = None
+    if args.ref:
+        ref_dir = Path(tempfile.mkdtemp(prefix="wsgate-ref-"))
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", args.ref, "src"], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(ref_dir)], input=archive.stdout, check=True)
+        ref_src = str(ref_dir / "src")
+        plan.append(("wsgate-ref", args.n))
+    plan = plan * args.rounds + [("wsgate-boto3", args.n), ("boto3-loop", args.loop_sample)]
     try:
         for name, n in plan:
-            r = _run_contender(name, endpoint, n)
+            r = _run_contender(name, endpoint, n, ref_src if name == "wsgate-ref" else None)
             runs.setdefault(name, []).append(r)
             print(
                 f"{name:14s} n={int(r['n']):6d} ok={int(r['ok']):6d} "
@@ -301,15 +315,18 @@ def main() -> None:
         "| sends/s vs boto3-threads | CPU vs boto3-threads |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name in ("wsgate", "boto3-threads", "wsgate-boto3", "boto3-loop"):
+    for name in ("wsgate", "wsgate-ref", "boto3-threads", "wsgate-boto3", "boto3-loop"):
+        if name not in runs:
+            continue
         rs = runs[name]
         rate, cpu = figures(rs)
         if name == "wsgate":  # the ratios measured side by side, round by round
             rate_x, cpu_x = med(speed_ratios), med(cpu_ratios)
         else:
             rate_x, cpu_x = rate / base_rate, cpu / base_cpu
+        label = f"wsgate at `{args.ref}` (before)" if name == "wsgate-ref" else name
         table.append(
-            f"| {name} | {int(rs[0]['n']):,} | {len(rs)} | {rate:,.0f} | {cpu * 1e6:,.1f} | "
+            f"| {label} | {int(rs[0]['n']):,} | {len(rs)} | {rate:,.0f} | {cpu * 1e6:,.1f} | "
             f"{rate_x:.2f}x | {cpu_x:.3f}x |"
         )
     table += [
@@ -343,6 +360,20 @@ def main() -> None:
         + "; CPU ratio "
         + ", ".join(f"{x:.3f}x" for x in cpu_ratios)
         + ".",
+    ]
+    if "wsgate-ref" in runs:
+        ref_pairs = list(zip(runs["wsgate"], runs["wsgate-ref"], strict=True))
+        ref_cpu = [(w["cpu"] / w["n"]) / (r["cpu"] / r["n"]) for w, r in ref_pairs]
+        ref_rate = [(w["n"] / w["wall"]) / (r["n"] / r["wall"]) for w, r in ref_pairs]
+        table += [
+            "",
+            f"wsgate now vs wsgate at `{args.ref}`, round by round: CPU per send "
+            + ", ".join(f"{x:.2f}x" for x in ref_cpu)
+            + f" (median {med(ref_cpu):.2f}x); sends/s "
+            + ", ".join(f"{x:.2f}x" for x in ref_rate)
+            + f" (median {med(ref_rate):.2f}x).",
+        ]
+    table += [
         "",
         "Targets (issue 4), medians over the rounds: "
         f"≥ 10,000 sends/s: {rate:,.0f} — {verdict(rate >= 10_000, f'{1 - rate / 10_000:.0%}')}; "
@@ -375,6 +406,10 @@ def _write(table: list[str], stub_line: str, args: argparse.Namespace) -> None:
     cmd = ".venv/bin/python bench/bench_broadcast.py"
     if args.n != 10_000 or args.delay != 20.0:
         cmd += f" -n {args.n} --delay {args.delay:g}"
+    if args.rounds != 5:
+        cmd += f" --rounds {args.rounds}"
+    if args.ref:
+        cmd += f" --ref {args.ref}"
     section = "\n".join(
         [
             "## Sender and broadcast",
