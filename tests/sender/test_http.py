@@ -134,3 +134,14 @@ def test_keep_alive_reuses_connections(stub: ApiStub, make_sender: MakeSender) -
         sender.send("c1", str(n))
     assert transport.pool.connections_opened == 1
     assert stub.state.accepted == 1
+
+
+def test_answer_longer_than_the_read_buffer(stub: ApiStub, make_sender: MakeSender) -> None:
+    # Connections read into a 4 KiB buffer: a longer answer arrives in several reads.
+    long_ip = "198.51.100." + "7" * 20_000
+    stub.connect("big=", source_ip=long_ip)
+    sender = make_sender(stub.endpoint)
+    for _ in range(3):  # and the keep-alive connection stays usable afterwards
+        assert sender.info("big=").source_ip == long_ip
+    sender.send("big=", b"after")
+    assert stub.received("big=") == [b"after"]
