@@ -23,11 +23,14 @@ MESSAGES = 1500  # per client: a backlog of thousands of handler calls
 HANG_BOUND = 10.0  # seconds; a clean stop takes about one
 
 
-def _flood(url: str, name: str, sent: threading.Event) -> None:
+def _flood(url: str, name: str, connected: threading.Barrier, sent: threading.Event) -> None:
     # max_queue=None: the client keeps reading, so it answers the server's close at once.
     with connect(url, max_queue=None, open_timeout=15) as ws:
         ws.send(json.dumps({"action": "setName", "name": name}))
         ws.send(json.dumps({"action": "join", "room": "lobby"}))
+        # Every client is connected before any floods: a $connect queued behind another
+        # client's backlog would otherwise time out its handshake on a slow machine.
+        connected.wait(30)
         for n in range(MESSAGES):
             ws.send(json.dumps({"action": "sendMessage", "room": "lobby", "text": f"{name} {n}"}))
         sent.set()
@@ -43,8 +46,11 @@ def test_sigint_stops_wsgate_serve_with_a_message_backlog() -> None:
     server = EmulatorProcess(str(CHAT_APP), env={"WSGATE_METRICS": "off"}).start()
     try:
         flags = [threading.Event() for _ in range(CLIENTS)]
+        connected = threading.Barrier(CLIENTS)
         threads = [
-            threading.Thread(target=_flood, args=(server.ws_url, f"u{i}", flag), daemon=True)
+            threading.Thread(
+                target=_flood, args=(server.ws_url, f"u{i}", connected, flag), daemon=True
+            )
             for i, flag in enumerate(flags)
         ]
         for thread in threads:
