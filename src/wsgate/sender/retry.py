@@ -13,10 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 from wsgate.exceptions import ServerError, ThrottledError, TransportError
 from wsgate.sender.record import Record
 from wsgate.sender.transport import ConnectionInfo, Transport
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from typing import TypeVar
+
+    _T = TypeVar("_T")
 
 __all__ = ["RETRYABLE", "RetryPolicy", "delete", "get", "post"]
 
@@ -104,16 +111,7 @@ async def get(
     deadline: float | None,
 ) -> ConnectionInfo:
     """GetConnection with retries."""
-    attempt = 1
-    while True:
-        try:
-            return await transport.get(endpoint, connection_id)
-        except RETRYABLE:
-            delay = policy.delay(attempt)
-            if not policy.may_retry(attempt, delay, deadline):
-                raise
-        await asyncio.sleep(delay)
-        attempt += 1
+    return await _retrying(lambda: transport.get(endpoint, connection_id), policy, deadline)
 
 
 async def delete(
@@ -124,10 +122,18 @@ async def delete(
     deadline: float | None,
 ) -> None:
     """DeleteConnection with retries."""
+    await _retrying(lambda: transport.delete(endpoint, connection_id), policy, deadline)
+
+
+async def _retrying(
+    call: Callable[[], Awaitable[_T]], policy: RetryPolicy, deadline: float | None
+) -> _T:
+    """Run ``call`` until it succeeds or the policy gives up (the rare operations: ``post``
+    keeps its own loop inline, since it is the broadcast's hot path)."""
     attempt = 1
     while True:
         try:
-            return await transport.delete(endpoint, connection_id)
+            return await call()
         except RETRYABLE:
             delay = policy.delay(attempt)
             if not policy.may_retry(attempt, delay, deadline):
