@@ -195,3 +195,20 @@ def test_eventgen_builds_golden_shapes_without_io() -> None:
     assert conn["multiValueHeaders"]["X-Multi"] == ["1", "2"]
     assert conn["requestContext"]["authorizer"]["principalId"] == "user-42"
     same_shape(conn["requestContext"], golden("connect_authorizer.json")["requestContext"])
+
+
+def test_forwarded_headers_keep_a_client_trace_id_and_hide_case_insensitively() -> None:
+    from wsgate.local.eventgen import forwarded_headers
+
+    client = [("Host", "h"), ("Upgrade", "websocket"), ("x-amzn-trace-id", "Root=mine")]
+    integration = forwarded_headers(client, source_ip="10.0.0.9", port=3001, hide={"UPGRADE"})
+    assert integration == [
+        ("Host", "h"),
+        ("x-amzn-trace-id", "Root=mine"),
+        ("X-Forwarded-For", "10.0.0.9"),
+        ("X-Forwarded-Port", "3001"),
+        ("X-Forwarded-Proto", "http"),
+    ]
+    authorizer = forwarded_headers([("Upgrade", "websocket")], source_ip="1.2.3.4", port=1)
+    assert authorizer[0] == ("Upgrade", "websocket")
+    assert authorizer[1][0] == "X-Amzn-Trace-Id" and authorizer[1][1].startswith("Root=1-")

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from wsgate.auth.authorizer import DEFAULT_IDENTITY_SOURCES, IdentitySource, RequestAuthorizer
 from wsgate.auth.policy import MethodArn, authorizer_context, evaluate_policy, validate_response
 from wsgate.exceptions import AuthorizerConfigurationError, ConfigurationError
-from wsgate.local.eventgen import build_connect_event, make_id
+from wsgate.local.eventgen import build_connect_event, forwarded_headers, make_id
 
 if TYPE_CHECKING:
     from wsgate.local.server import Emulator
@@ -258,12 +258,7 @@ def _failure(exc: Exception) -> Verdict:
 
 def _connect_event(emulator: Emulator, session: Session) -> dict[str, Any]:
     request = session.http_request
-    headers = list(request.headers)
-    if not any(name.lower() == "x-amzn-trace-id" for name, _ in headers):
-        headers.append(("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"))
-    headers.append(("X-Forwarded-For", session.source_ip))
-    headers.append(("X-Forwarded-Port", str(emulator.port)))
-    headers.append(("X-Forwarded-Proto", "http"))
+    headers = forwarded_headers(request.headers, source_ip=session.source_ip, port=emulator.port)
     return build_connect_event(
         connection_id=session.connection_id,
         connected_at=session.connected_at_ms,

@@ -31,6 +31,7 @@ __all__ = [
     "build_message_event",
     "clf_time",
     "disconnect_headers",
+    "forwarded_headers",
     "make_api_id",
     "make_id",
     "request_time",
@@ -229,6 +230,31 @@ def build_message_event(
     ordered: dict[str, Any] = {"routeKey": route_key, "messageId": message_id or make_id()}
     ordered.update((k, v) for k, v in ctx.items() if k != "routeKey")
     return {"requestContext": ordered, "body": body, "isBase64Encoded": False}
+
+
+def forwarded_headers(
+    client_headers: Iterable[tuple[str, str]],
+    *,
+    source_ip: str,
+    port: int,
+    proto: str = "http",
+    hide: Iterable[str] = (),
+) -> list[tuple[str, str]]:
+    """Return the handshake headers as API Gateway forwards them on ``$connect``.
+
+    The client's headers (minus those named in ``hide``, compared case-insensitively), an
+    ``X-Amzn-Trace-Id`` when the client sent none, and ``X-Forwarded-For/Port/Proto``
+    (reference §1.2). The integration event hides ``Connection``/``Upgrade``/
+    ``content-length``; the authorizer event keeps them (§4.2).
+    """
+    hidden = {name.lower() for name in hide}
+    headers = [(n, v) for n, v in client_headers if n.lower() not in hidden]
+    if not any(n.lower() == "x-amzn-trace-id" for n, _ in headers):
+        headers.append(("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"))
+    headers.append(("X-Forwarded-For", source_ip))
+    headers.append(("X-Forwarded-Port", str(port)))
+    headers.append(("X-Forwarded-Proto", proto))
+    return headers
 
 
 def disconnect_headers(host: str) -> tuple[dict[str, str], dict[str, list[str]]]:

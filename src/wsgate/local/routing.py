@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import time
 from typing import TYPE_CHECKING, Any
 
 from wsgate.local.eventgen import (
     build_connect_event,
     build_disconnect_event,
     build_message_event,
+    forwarded_headers,
     make_id,
 )
 from wsgate.local.invoke import AppSpec, Outcome
@@ -37,10 +36,6 @@ def error_frame(message: str, connection_id: str, request_id: str) -> bytes:
     return (
         f'{{"message": "{message}", "connectionId":"{connection_id}", "requestId":"{request_id}"}}'
     ).encode()
-
-
-def _trace_id() -> str:
-    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"
 
 
 def _status(result: Any) -> int | None:
@@ -111,13 +106,9 @@ class Routing:
         if "$connect" not in app.route_keys:
             return 200, []  # $connect is optional: connections are accepted
         request = session.http_request
-        headers = [(n, v) for n, v in request.headers if n.lower() not in _HIDDEN_HEADERS]
-        present = {n.lower() for n, _ in headers}
-        if "x-amzn-trace-id" not in present:
-            headers.append(("X-Amzn-Trace-Id", _trace_id()))
-        headers.append(("X-Forwarded-For", session.source_ip))
-        headers.append(("X-Forwarded-Port", str(emulator.port)))
-        headers.append(("X-Forwarded-Proto", "http"))
+        headers = forwarded_headers(
+            request.headers, source_ip=session.source_ip, port=emulator.port, hide=_HIDDEN_HEADERS
+        )
         request_id = make_id()
         event = build_connect_event(
             connection_id=session.connection_id,
