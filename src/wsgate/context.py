@@ -14,9 +14,11 @@ from __future__ import annotations
 import os
 import time
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:
+    from typing import Any
+
     from wsgate.events import WebSocketEvent
     from wsgate.router import WebSocketApp
 

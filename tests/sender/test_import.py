@@ -1,4 +1,4 @@
-"""The send path stays light: no boto3, botocore or HTTP library on import (asyncio brings ssl)."""
+"""The send path stays light: no boto3, botocore, HTTP library, asyncio, typing or logging."""
 
 from __future__ import annotations
 
@@ -71,3 +71,42 @@ def test_send_path_defers_what_a_send_does_not_need() -> None:
         "print(sorted(m for m in ('urllib.parse', 'random', 'datetime') if m in sys.modules))"
     )
     assert out == "[]"
+
+
+def test_a_send_loads_no_asyncio_typing_logging_or_ssl() -> None:
+    # The stdlib transport runs in the caller's thread on selectors: asyncio (≈ 80 ms to
+    # import on a small machine), typing and logging stay out of a plain-http send path;
+    # ssl loads with the first https connection only.
+    out = _run(
+        "import sys, socket, threading\n"
+        "def serve(conn):\n"  # a bare HTTP/1.1 answerer: nothing imported beyond socket
+        "    buf = b''\n"
+        "    while True:\n"
+        "        while b'\\r\\n\\r\\n' not in buf:\n"
+        "            data = conn.recv(65536)\n"
+        "            if not data: return\n"
+        "            buf += data\n"
+        "        head, _, buf = buf.partition(b'\\r\\n\\r\\n')\n"
+        "        n = int(head.lower().split(b'content-length:')[1].split(b'\\r\\n')[0])\n"
+        "        while len(buf) < n: buf += conn.recv(65536)\n"
+        "        buf = buf[n:]\n"
+        "        conn.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\n\\r\\n')\n"
+        "srv = socket.create_server(('127.0.0.1', 0))\n"
+        "def accept():\n"
+        "    while True:\n"
+        "        c, _ = srv.accept()\n"
+        "        threading.Thread(target=serve, args=(c,), daemon=True).start()\n"
+        "threading.Thread(target=accept, daemon=True).start()\n"
+        "port = srv.getsockname()[1]\n"
+        "assert not {'asyncio', 'typing', 'logging', 'ssl'} & set(sys.modules)\n"
+        "before = set(sys.modules)\n"
+        "import wsgate.sender as s\n"
+        "snd = s.Sender(f'http://127.0.0.1:{port}/x',\n"
+        "               credentials=s.StaticCredentials('AKID', 'secret'))\n"
+        "snd.send('c1=', {'hi': 1}); r = snd.broadcast(['a', 'b'], 'x')\n"
+        "assert r.sent == ['a', 'b'], r\n"
+        "loaded = set(sys.modules) - before\n"
+        "print(sorted(m for m in ('asyncio', 'typing', 'logging', 'ssl') if m in loaded))"
+    )
+    # Outside Lambda the send's metrics are written as EMF lines first: the answer is last.
+    assert out.splitlines()[-1] == "[]"

@@ -12,21 +12,39 @@ Everything here is standard library only and configures nothing on import.
 
 from __future__ import annotations
 
-from wsgate.observe.logging import (
-    EventContextFilter,
-    JsonFormatter,
-    add_event_context,
-    configure_logging,
-    get_logger,
-)
-from wsgate.observe.metrics import (
-    EMFSink,
-    Metrics,
-    MetricSink,
-    PowertoolsSink,
-    get_metrics,
-    set_metrics,
-)
+TYPE_CHECKING = False  # nothing is imported until a name is used
+if TYPE_CHECKING:
+    from wsgate.observe.logging import (
+        EventContextFilter,
+        JsonFormatter,
+        add_event_context,
+        configure_logging,
+        get_logger,
+    )
+    from wsgate.observe.metrics import (
+        EMFSink,
+        Metrics,
+        MetricSink,
+        PowertoolsSink,
+        get_metrics,
+        set_metrics,
+    )
+
+# Loaded on first access (PEP 562): recording a send's metric (wsgate.observe.metrics) must
+# not import logging, and configuring logging must not import the metrics.
+_LAZY = {
+    "EventContextFilter": "wsgate.observe.logging",
+    "JsonFormatter": "wsgate.observe.logging",
+    "add_event_context": "wsgate.observe.logging",
+    "configure_logging": "wsgate.observe.logging",
+    "get_logger": "wsgate.observe.logging",
+    "EMFSink": "wsgate.observe.metrics",
+    "Metrics": "wsgate.observe.metrics",
+    "MetricSink": "wsgate.observe.protocols",
+    "PowertoolsSink": "wsgate.observe.metrics",
+    "get_metrics": "wsgate.observe.metrics",
+    "set_metrics": "wsgate.observe.metrics",
+}
 
 __all__ = [
     "EMFSink",
@@ -41,3 +59,18 @@ __all__ = [
     "get_metrics",
     "set_metrics",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

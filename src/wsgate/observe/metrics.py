@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
 
 from wsgate.exceptions import (
     ConfigurationError,
@@ -33,9 +32,14 @@ from wsgate.observe.sinks import (
     MAX_DIMENSIONS,
     MILLISECONDS,
     EMFSink,
-    MetricSink,
     PowertoolsSink,
 )
+
+TYPE_CHECKING = False  # typing is not imported on the send path
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+    from wsgate.observe.protocols import MetricSink
 
 __all__ = [
     "BROADCAST_DURATION",
@@ -167,9 +171,7 @@ class Metrics:
 
     def _dimensions(self, event: Any, route: str | None) -> dict[str, str]:
         if event is None:
-            from wsgate.observe.logging import _current
-
-            event = _current()[0]
+            event = _current_event()
         found = _event_dimensions(event) if event is not None else {}
         if route is not None:
             found["Route"] = route
@@ -283,11 +285,18 @@ def set_metrics(metrics: Metrics | None) -> None:
         _default = metrics
 
 
+def _current_event() -> Any:
+    """The event being handled now, or ``None`` (without importing logging)."""
+    try:
+        from wsgate.context import current_event
+    except ImportError:  # the core is not installed with this build
+        return None
+    return current_event()
+
+
 def _flush_outside_handler(metrics: Metrics) -> None:
     """Inside a handler the dispatch middleware flushes; elsewhere (a job, a script) flush now."""
-    from wsgate.observe.logging import _current
-
-    if _current()[0] is None:
+    if _current_event() is None:
         metrics.flush()
 
 
@@ -337,3 +346,11 @@ def record_broadcast(result: Any) -> None:
         from wsgate.observe.logging import get_logger
 
         get_logger(__name__).exception("recording a broadcast failed")
+
+
+def __getattr__(name: str) -> object:
+    if name == "MetricSink":  # see wsgate.observe.protocols
+        from wsgate.observe.protocols import MetricSink
+
+        return MetricSink
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

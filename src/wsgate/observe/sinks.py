@@ -12,10 +12,15 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TextIO, runtime_checkable
 
 from wsgate.exceptions import ConfigurationError
+
+TYPE_CHECKING = False  # typing is not imported on the send path
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, TextIO
+
+    from wsgate.observe.protocols import MetricSink
 
 __all__ = [
     "COUNT",
@@ -36,17 +41,6 @@ MILLISECONDS = "Milliseconds"
 MAX_METRICS_PER_DOCUMENT = 100
 MAX_VALUES_PER_METRIC = 100
 MAX_DIMENSIONS = 30
-
-
-@runtime_checkable
-class MetricSink(Protocol):
-    """Where metric data points go. Implement both methods to plug in another backend."""
-
-    def add(self, name: str, value: float, unit: str, dimensions: Mapping[str, str]) -> None:
-        """Take one data point. Called on the request path: keep it cheap, never raise."""
-
-    def flush(self) -> None:
-        """Publish what was added since the last flush. Called once per invocation."""
 
 
 class EMFSink:
@@ -185,3 +179,12 @@ class PowertoolsSink:
 
     def flush(self) -> None:
         """Nothing: Powertools flushes in its own ``log_metrics`` decorator."""
+
+
+def __getattr__(name: str) -> object:
+    # The protocol lives in wsgate.observe.protocols (it needs typing; a send does not).
+    if name == "MetricSink":
+        from wsgate.observe.protocols import MetricSink
+
+        return MetricSink
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,30 +3,27 @@
 :class:`Sender` is the synchronous entry point: ``send``/``send_text``/``send_json``/
 ``send_bytes``, ``close`` (DeleteConnection), ``info`` (GetConnection), ``is_alive`` and
 ``broadcast`` (plus ``broadcast_all``/``_to_users``/``_to_room``/``_to_topic`` over a
-registry). The default transport is stdlib-only (asyncio + a cached-key SigV4 signer);
-``transport="boto3"`` selects boto3. Importing this package imports asyncio but never
-boto3 or botocore.
+registry). The default transport is stdlib-only (selectors + a cached-key SigV4 signer, in
+the calling thread); ``transport="boto3"`` selects boto3. Importing this package imports
+neither asyncio nor typing, and never boto3 or botocore.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from wsgate.sender.broadcast import BroadcastResult, RecipientResult
-from wsgate.sender.credentials import (
-    Credentials,
-    CredentialsProvider,
-    DefaultCredentials,
-    StaticCredentials,
-)
+from wsgate.sender.credentials import Credentials, DefaultCredentials, StaticCredentials
 from wsgate.sender.endpoint import CustomDomainWarning, resolve_endpoint
 from wsgate.sender.fast import HttpTransport
 from wsgate.sender.retry import RetryPolicy
 from wsgate.sender.sender import Sender, encode_payload
-from wsgate.sender.transport import MAX_PAYLOAD_BYTES, ConnectionInfo, Transport
+from wsgate.sender.transport import MAX_PAYLOAD_BYTES, ConnectionInfo
 
+TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:
+    from typing import Any
+
     from wsgate.sender.boto3 import Boto3Transport, get_management_client
+    from wsgate.sender.protocols import CredentialsProvider, Transport
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -50,9 +47,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # boto3 is imported only when its transport or client is asked for.
+    # boto3 is imported only when its transport or client is asked for, typing only when
+    # one of the protocols is.
     if name in ("Boto3Transport", "get_management_client"):
         from wsgate.sender import boto3 as _boto3
 
         return getattr(_boto3, name)
+    if name in ("CredentialsProvider", "Transport"):
+        from wsgate.sender import protocols
+
+        return getattr(protocols, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

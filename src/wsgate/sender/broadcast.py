@@ -10,19 +10,22 @@ ends up ``sent``, ``gone`` (410: safe to prune) or ``failed`` (with the error).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Literal
 
 from wsgate.exceptions import ConnectionGoneError, SendError, TransportError
 from wsgate.sender import retry
 from wsgate.sender.record import Record
-from wsgate.sender.transport import Transport
+
+TYPE_CHECKING = False  # typing is not imported on the send path
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    from wsgate.sender.protocols import Transport
+
+    Outcome = Literal["sent", "gone", "failed"]
 
 __all__ = ["BroadcastResult", "Outcome", "RecipientResult", "plan", "recipient_of"]
-
-Outcome = Literal["sent", "gone", "failed"]
 
 
 def recipient_of(item: Any) -> tuple[str | None, str | None]:
@@ -221,8 +224,12 @@ async def fan_out(
     """Sends ``data`` to every ``(endpoint, id)`` in ``work``; fills ``result`` in place.
 
     Stops starting new sends at the deadline; recipients not reached by then are recorded
-    as failed with a ``TransportError`` ("deadline reached").
+    as failed with a ``TransportError`` ("deadline reached"). (For transports that only
+    speak the async protocol; :class:`~wsgate.sender.fast.HttpTransport` has its own,
+    loop-free ``post_many``.)
     """
+    import asyncio  # loaded already by whoever runs this coroutine
+
     items = iter(work)
     sent, gone, failed = result.sent, result.gone, result.failed
     inflight: dict[int, str] = {}
@@ -264,3 +271,11 @@ async def fan_out(
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:  # pragma: no cover
             raise task.exception()  # type: ignore[misc]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Outcome":  # a type alias; typing is loaded only when someone asks for it
+        from typing import Literal
+
+        return Literal["sent", "gone", "failed"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,10 +12,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Protocol, runtime_checkable
 
 from wsgate.exceptions import ConfigurationError
 from wsgate.sender.record import Record
+
+TYPE_CHECKING = False  # typing is not imported on the send path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from wsgate.sender.protocols import CredentialsProvider
 
 __all__ = ["Credentials", "CredentialsProvider", "DefaultCredentials", "StaticCredentials"]
 
@@ -39,15 +44,6 @@ class Credentials(Record):
 
     def __repr__(self) -> str:  # never print the secret
         return f"Credentials(access_key={self.access_key!r}, secret_key='***')"
-
-
-@runtime_checkable
-class CredentialsProvider(Protocol):
-    """Anything that hands out current credentials (called for every signature: be cheap)."""
-
-    def get(self) -> Credentials:
-        """Returns credentials valid now, or raises :class:`ConfigurationError`."""
-        ...
 
 
 class StaticCredentials:
@@ -137,3 +133,12 @@ class DefaultCredentials:
         self._cached = Credentials(frozen.access_key, frozen.secret_key, frozen.token or None)
         self._cached_at = now
         return self._cached
+
+
+def __getattr__(name: str) -> object:
+    # The protocol lives in wsgate.sender.protocols (it needs typing; the send path does not).
+    if name == "CredentialsProvider":
+        from wsgate.sender.protocols import CredentialsProvider
+
+        return CredentialsProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,10 +13,13 @@ import os
 import re
 import threading
 import warnings
-from typing import Any
 
 from wsgate.exceptions import ConfigurationError
 from wsgate.sender.record import Record
+
+TYPE_CHECKING = False  # typing is not imported on the send path
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "CustomDomainWarning",

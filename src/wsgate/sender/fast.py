@@ -1,8 +1,11 @@
 """The default transport: signed ``@connections`` requests over :mod:`wsgate.sender.http`.
 
-No third-party package on this path: stdlib ``asyncio`` (+ ``ssl`` for https), the
-cached-key SigV4 signer, and credentials from Lambda's environment. One attempt per call;
-retries live in :mod:`wsgate.sender.retry`.
+No third-party package and no asyncio on this path: the selectors-based client of
+:mod:`wsgate.sender.http` (+ ``ssl`` for https), the cached-key SigV4 signer, and
+credentials from Lambda's environment. :class:`Sender` drives it synchronously
+(:meth:`HttpTransport.call`, :meth:`HttpTransport.post_many`), in the calling thread; the
+async ``post``/``get``/``delete`` of the Transport protocol run one attempt in a worker
+thread for code that drives transports itself.
 """
 
 from __future__ import annotations
@@ -12,18 +15,23 @@ import json
 import os
 import re
 import time
-from typing import TYPE_CHECKING
+from heapq import heappop, heappush
 
-from wsgate.exceptions import SendError, TransportError
-from wsgate.sender.credentials import Credentials, CredentialsProvider, DefaultCredentials
+from wsgate.exceptions import ConnectionGoneError, SendError, TransportError
+from wsgate.sender.credentials import Credentials, DefaultCredentials
 from wsgate.sender.endpoint import Endpoint, parse_endpoint
-from wsgate.sender.http import ConnectionClosed, ConnectionPool
-from wsgate.sender.response import HTTPProtocolError, Response
+from wsgate.sender.http import Batch, ConnectionPool
+from wsgate.sender.response import Response
+from wsgate.sender.retry import RETRYABLE, RetryPolicy
 from wsgate.sender.sigv4 import EMPTY_SHA256, SigV4Signer, amz_date, canonical_uri, payload_hash
 from wsgate.sender.transport import ConnectionInfo, error_for_status
 
+TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:
     import ssl
+
+    from wsgate.sender.broadcast import BroadcastResult
+    from wsgate.sender.protocols import CredentialsProvider
 
 __all__ = ["HttpTransport"]
 
@@ -101,7 +109,7 @@ class _RequestTemplate:
 
 
 class HttpTransport:
-    """Signs and sends Management API calls with the stdlib asyncio client.
+    """Signs and sends Management API calls with the stdlib selectors client.
 
     Args:
         region: Signing region; by default the region in the ``execute-api`` host name,
@@ -217,16 +225,153 @@ class HttpTransport:
         self._templates[(method, ep.url)] = template
         return template
 
-    async def _call(self, method: str, endpoint: str, connection_id: str, body: bytes) -> Response:
+    # --- synchronous calls: what Sender uses (no event loop, no thread hand-off) ----------
+
+    def attempt(
+        self,
+        method: str,
+        endpoint: str,
+        connection_id: str,
+        body: bytes = b"",
+        stop: float | None = None,
+    ) -> Response:
+        """One attempt of one call in the calling thread: the response, whatever its status.
+
+        ``stop`` is a ``time.monotonic()`` time after which the attempt is abandoned.
+
+        Raises:
+            TransportError: Connecting, sending or receiving failed, timed out or hit ``stop``.
+        """
         ep = parse_endpoint(endpoint)
         request = self._request(method, ep, connection_id, body)
-        try:
-            return await self.pool.request(ep.scheme, ep.host, ep.port, request)
-        except TimeoutError as exc:
-            raise TransportError(connection_id, None, f"timed out ({endpoint})") from exc
-        except (OSError, ConnectionClosed, HTTPProtocolError) as exc:
-            detail = f"{type(exc).__name__}: {exc} ({endpoint})"
-            raise TransportError(connection_id, None, detail) from exc
+        with Batch(self.pool) as batch:
+            batch.start((ep.scheme, ep.host, ep.port), request, None)
+            while True:
+                timeout = None
+                if stop is not None:
+                    timeout = stop - time.monotonic()
+                    if timeout <= 0:
+                        raise TransportError(connection_id, None, "deadline reached")
+                for _, outcome in batch.poll(timeout):
+                    if isinstance(outcome, Exception):
+                        raise _transport_error(connection_id, endpoint, outcome) from outcome
+                    return outcome
+
+    def call(
+        self,
+        method: str,
+        endpoint: str,
+        connection_id: str,
+        body: bytes,
+        policy: RetryPolicy,
+        deadline: float | None,
+        stop: float | None = None,
+    ) -> Response:
+        """One call with retries (429, 5xx, network) in the calling thread; returns a 2xx answer.
+
+        Raises:
+            SendError: The matching subclass, once the policy or the deadline gives up.
+        """
+        attempt = 1
+        while True:
+            try:
+                response = self.attempt(method, endpoint, connection_id, body, stop)
+            except TransportError as exc:
+                error: SendError = exc
+            else:
+                if 200 <= response.status < 300:
+                    return response
+                error = self._error(connection_id, response)
+            if not isinstance(error, RETRYABLE):
+                raise error
+            delay = policy.delay(attempt)
+            if not policy.may_retry(attempt, delay, deadline):
+                raise error
+            time.sleep(delay)
+            attempt += 1
+
+    def post_many(
+        self,
+        work: list[tuple[str, str]],
+        data: bytes,
+        policy: RetryPolicy,
+        deadline: float | None,
+        max_concurrency: int,
+        result: BroadcastResult,
+    ) -> None:
+        """PostToConnection to every ``(endpoint, id)`` of ``work``; fills ``result`` in place.
+
+        At most ``max_concurrency`` requests are in flight; the next one is written as soon
+        as an answer arrives. Retryable failures wait out their backoff in a timer heap
+        without holding a slot. At the ``deadline`` nothing new starts: in-flight and
+        waiting recipients fail with "deadline reached while sending", the rest with
+        "deadline reached before sending". Never raises for a recipient's failure.
+        """
+        sent, gone, failed = result.sent, result.gone, result.failed
+        items = iter(work)
+        waiting: list[tuple[float, int, str, str]] = []  # (due, seq, endpoint, id): retries
+        attempts: dict[str, int] = {}
+        seq = 0
+        more = True
+        request = self._request
+        with Batch(self.pool) as batch:
+            start = batch.start
+            poll = batch.poll
+            while True:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    for _, cid in batch.tokens():
+                        failed[cid] = TransportError(cid, None, "deadline reached while sending")
+                    for _, _, _, cid in waiting:
+                        failed[cid] = TransportError(cid, None, "deadline reached while sending")
+                    for _, cid in items:
+                        failed[cid] = TransportError(cid, None, "deadline reached before sending")
+                    return
+                while waiting and waiting[0][0] <= now and batch.active < max_concurrency:
+                    _, _, endpoint, cid = heappop(waiting)
+                    ep = parse_endpoint(endpoint)
+                    key = (ep.scheme, ep.host, ep.port)
+                    start(key, request("POST", ep, cid, data), (endpoint, cid))
+                while more and batch.active < max_concurrency:
+                    for endpoint, cid in items:
+                        try:
+                            ep = parse_endpoint(endpoint)
+                            key = (ep.scheme, ep.host, ep.port)
+                            start(key, request("POST", ep, cid, data), (endpoint, cid))
+                        except Exception as exc:  # one bad recipient must not lose the others
+                            failed[cid] = SendError(cid, None, f"{type(exc).__name__}: {exc}")
+                        break
+                    else:
+                        more = False
+                if not batch.active and not waiting:
+                    return  # (``items`` is exhausted too, or a start would be active)
+                timeout: float | None = None  # an answer will come (or a request time out)
+                if waiting and batch.active < max_concurrency:
+                    timeout = max(0.0, waiting[0][0] - now)  # a free slot for the next retry
+                if deadline is not None and (timeout is None or timeout > deadline - now):
+                    timeout = deadline - now
+                for token, outcome in poll(timeout):
+                    endpoint, cid = token
+                    if type(outcome) is Response:
+                        status = outcome.status
+                        if 200 <= status < 300:
+                            sent.append(cid)
+                            continue
+                        error = self._error(cid, outcome)
+                    else:
+                        error = _transport_error(cid, endpoint, outcome)  # type: ignore[arg-type]
+                    if isinstance(error, RETRYABLE):
+                        attempt = attempts.get(cid, 1)
+                        delay = policy.delay(attempt)
+                        if policy.may_retry(attempt, delay, deadline):
+                            attempts[cid] = attempt + 1
+                            seq += 1
+                            heappush(waiting, (time.monotonic() + delay, seq, endpoint, cid))
+                            continue
+                    if isinstance(error, ConnectionGoneError):
+                        gone.append(cid)
+                    else:
+                        failed[cid] = error
 
     @staticmethod
     def _error(connection_id: str, response: Response) -> SendError:
@@ -242,34 +387,44 @@ class HttpTransport:
         error_type = response.headers.get("x-amzn-errortype")
         return error_for_status(connection_id, response.status, error_type, message)
 
+    # --- the Transport protocol (async), for code that drives transports itself ---------
+
+    async def _async_attempt(
+        self, method: str, endpoint: str, connection_id: str, body: bytes
+    ) -> Response:
+        import asyncio
+
+        return await asyncio.to_thread(self.attempt, method, endpoint, connection_id, body)
+
     async def post(self, endpoint: str, connection_id: str, data: bytes) -> None:
         """PostToConnection (one attempt); see :class:`~wsgate.sender.transport.Transport`."""
-        # _call inlined: this is the broadcast's hot path (one coroutine frame less).
-        ep = parse_endpoint(endpoint)
-        request = self._request("POST", ep, connection_id, data)
-        try:
-            response = await self.pool.request(ep.scheme, ep.host, ep.port, request)
-        except TimeoutError as exc:
-            raise TransportError(connection_id, None, f"timed out ({endpoint})") from exc
-        except (OSError, ConnectionClosed, HTTPProtocolError) as exc:
-            detail = f"{type(exc).__name__}: {exc} ({endpoint})"
-            raise TransportError(connection_id, None, detail) from exc
+        response = await self._async_attempt("POST", endpoint, connection_id, data)
         if not 200 <= response.status < 300:
             raise self._error(connection_id, response)
 
     async def get(self, endpoint: str, connection_id: str) -> ConnectionInfo:
         """GetConnection (one attempt); see :class:`~wsgate.sender.transport.Transport`."""
-        response = await self._call("GET", endpoint, connection_id, b"")
+        response = await self._async_attempt("GET", endpoint, connection_id, b"")
         if response.status != 200:
             raise self._error(connection_id, response)
         return ConnectionInfo.from_json(connection_id, response.body)
 
     async def delete(self, endpoint: str, connection_id: str) -> None:
         """DeleteConnection (one attempt); see :class:`~wsgate.sender.transport.Transport`."""
-        response = await self._call("DELETE", endpoint, connection_id, b"")
+        response = await self._async_attempt("DELETE", endpoint, connection_id, b"")
         if not 200 <= response.status < 300:
             raise self._error(connection_id, response)
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         """Closes the idle keep-alive connections."""
         self.pool.close()
+
+    async def aclose(self) -> None:
+        """Closes the idle keep-alive connections (the Transport protocol's hook)."""
+        self.pool.close()
+
+
+def _transport_error(connection_id: str, endpoint: str, exc: Exception) -> TransportError:
+    if isinstance(exc, TimeoutError):
+        return TransportError(connection_id, None, f"timed out ({endpoint})")
+    return TransportError(connection_id, None, f"{type(exc).__name__}: {exc} ({endpoint})")

@@ -10,7 +10,9 @@ matching and immutability, as a frozen dataclass does.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported on the send path
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Record"]
 

@@ -11,17 +11,18 @@ at-least-once, which is what every AWS SDK does too.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import TYPE_CHECKING
 
 from wsgate.exceptions import ServerError, ThrottledError, TransportError
 from wsgate.sender.record import Record
-from wsgate.sender.transport import ConnectionInfo, Transport
 
+TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from typing import TypeVar
+
+    from wsgate.sender.protocols import Transport
+    from wsgate.sender.transport import ConnectionInfo
 
     _T = TypeVar("_T")
 
@@ -85,6 +86,8 @@ async def post(
     ``failed`` is the retryable error of a first attempt the caller made itself (the
     broadcast does, to keep this frame off the path of the sends that succeed at once).
     """
+    import asyncio  # loaded already by whoever runs this coroutine
+
     attempt = 1
     if failed is not None:
         delay = policy.delay(attempt)
@@ -130,6 +133,8 @@ async def _retrying(
 ) -> _T:
     """Run ``call`` until it succeeds or the policy gives up (the rare operations: ``post``
     keeps its own loop inline, since it is the broadcast's hot path)."""
+    import asyncio  # loaded already by whoever runs this coroutine
+
     attempt = 1
     while True:
         try:

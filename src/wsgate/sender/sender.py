@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 from wsgate.exceptions import (
     ConfigurationError,
@@ -17,18 +16,31 @@ from wsgate.exceptions import (
     SendError,
     TransportError,
 )
-from wsgate.sender import loop, retry
-from wsgate.sender.broadcast import BroadcastResult, fan_out, plan
-from wsgate.sender.credentials import Credentials, CredentialsProvider, StaticCredentials
+from wsgate.sender import retry
+from wsgate.sender.broadcast import BroadcastResult, plan
+from wsgate.sender.credentials import Credentials, StaticCredentials
 from wsgate.sender.endpoint import resolve_endpoint
-from wsgate.sender.transport import MAX_PAYLOAD_BYTES, ConnectionInfo, Transport
+from wsgate.sender.fast import HttpTransport
+from wsgate.sender.transport import MAX_PAYLOAD_BYTES, ConnectionInfo
 
+TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:
+    import logging
     import ssl
+    from typing import Any
+
+    from wsgate.sender.protocols import CredentialsProvider, Transport
 
 __all__ = ["Sender", "encode_payload"]
 
-logger = logging.getLogger("wsgate.sender")
+
+def _logger() -> logging.Logger:
+    # logging costs ~15 ms to import on a small Lambda: loaded only when there is
+    # something to log (a program that set up logging has it loaded already).
+    import logging
+
+    return logging.getLogger("wsgate.sender")
+
 
 _default_transport: Transport | None = None
 _default_lock = threading.Lock()
@@ -42,8 +54,6 @@ def _shared_transport() -> Transport:
     if _default_transport is None:
         with _default_lock:
             if _default_transport is None:
-                from wsgate.sender.fast import HttpTransport
-
                 _default_transport = HttpTransport()
     return _default_transport
 
@@ -144,8 +154,6 @@ class Sender:
             defaults = region is None and credentials is None and ssl_context is None
             if defaults and timeout == 10.0:
                 return _shared_transport()
-            from wsgate.sender.fast import HttpTransport
-
             return HttpTransport(
                 region=region, credentials=credentials, ssl_context=ssl_context, timeout=timeout
             )
@@ -184,16 +192,37 @@ class Sender:
         return time.monotonic() + max(0.0, seconds - self.deadline_margin)
 
     def _run(self, coro: Any, connection_id: str, deadline: float | None) -> Any:
+        """Runs an async transport's call on the sender's loop (asyncio loaded only then)."""
+        from wsgate.sender import loop
+
+        try:
+            return loop.run(coro, self._stop(deadline))
+        except TimeoutError as exc:
+            raise TransportError(connection_id, None, "deadline reached") from exc
+
+    def _stop(self, deadline: float | None) -> float | None:
         # The retry layer stops at the deadline; this hard stop only catches an attempt still
         # in flight, using half of the margin kept free before the Lambda timeout.
         if deadline is None:
-            timeout = None
-        else:
-            timeout = max(0.001, deadline - time.monotonic() + self.deadline_margin / 2)
-        try:
-            return loop.run(coro, timeout)
-        except TimeoutError as exc:
-            raise TransportError(connection_id, None, "deadline reached") from exc
+            return None
+        return max(0.001, deadline - time.monotonic() + self.deadline_margin / 2)
+
+    def _call(
+        self, method: str, endpoint: str, connection_id: str, body: bytes, deadline: float | None
+    ) -> Any:
+        """One call with retries on the stdlib transport, in this thread (no loop)."""
+        transport = self.transport
+        assert isinstance(transport, HttpTransport)
+        stop = self._stop(deadline)
+        return transport.call(
+            method,
+            endpoint,
+            connection_id,
+            body,
+            self.policy,
+            deadline,
+            None if stop is None else time.monotonic() + stop,
+        )
 
     def _endpoint(self, connection_id: str) -> str:
         stored = None
@@ -204,7 +233,7 @@ class Sender:
             try:
                 record = get(connection_id) if get is not None else None
             except Exception as exc:  # the event may still name the endpoint: carry on
-                logger.warning("registry lookup for %r failed: %s", connection_id, exc)
+                _logger().warning("registry lookup for %r failed: %s", connection_id, exc)
                 record = None
             stored = getattr(record, "endpoint", None)
         return resolve_endpoint(self.endpoint, stored)
@@ -241,9 +270,14 @@ class Sender:
             raise too_large
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
-        coro = retry.post(self.transport, endpoint, connection_id, body, self.policy, deadline)
         try:
-            self._run(coro, connection_id, deadline)
+            if type(self.transport) is HttpTransport:
+                self._call("POST", endpoint, connection_id, body, deadline)
+            else:
+                coro = retry.post(
+                    self.transport, endpoint, connection_id, body, self.policy, deadline
+                )
+                self._run(coro, connection_id, deadline)
         except ConnectionGoneError as exc:
             pruned, _ = self._prune_quietly([connection_id])
             _observe_send(exc, pruned)
@@ -274,6 +308,9 @@ class Sender:
         """
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
+        if type(self.transport) is HttpTransport:
+            self._call("DELETE", endpoint, connection_id, b"", deadline)
+            return
         coro = retry.delete(self.transport, endpoint, connection_id, self.policy, deadline)
         self._run(coro, connection_id, deadline)
 
@@ -285,6 +322,9 @@ class Sender:
         """
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
+        if type(self.transport) is HttpTransport:
+            response = self._call("GET", endpoint, connection_id, b"", deadline)
+            return ConnectionInfo.from_json(connection_id, response.body)
         coro = retry.get(self.transport, endpoint, connection_id, self.policy, deadline)
         result: ConnectionInfo = self._run(coro, connection_id, deadline)
         return result
@@ -305,7 +345,7 @@ class Sender:
         try:
             return self._prune(ids), None
         except Exception as exc:  # pruning is housekeeping: never fail the send for it
-            logger.warning("could not prune %d gone connections: %s", len(ids), exc)
+            _logger().warning("could not prune %d gone connections: %s", len(ids), exc)
             return 0, f"{type(exc).__name__}: {exc}"
 
     # --- many connections --------------------------------------------------------------------
@@ -340,14 +380,22 @@ class Sender:
         result = BroadcastResult(failed=dict(invalid))
         if work:
             deadline = self._deadline()
-            coro = fan_out(
-                self.transport, work, body, self.policy, deadline, self.max_concurrency, result
-            )
-            loop.run(coro)
+            transport = self.transport
+            if type(transport) is HttpTransport:
+                transport.post_many(work, body, self.policy, deadline, self.max_concurrency, result)
+            else:
+                from wsgate.sender import loop
+                from wsgate.sender.broadcast import fan_out
+
+                coro = fan_out(
+                    transport, work, body, self.policy, deadline, self.max_concurrency, result
+                )
+                loop.run(coro)
         result.pruned, result.prune_error = self._prune_quietly(result.gone)
         result.duration = time.monotonic() - started
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("broadcast %s", result.summary())
+        logging = sys.modules.get("logging")  # not loaded: nobody set up logging, no DEBUG
+        if logging is not None and _logger().isEnabledFor(logging.DEBUG):
+            _logger().debug("broadcast %s", result.summary())
         from wsgate.observe.metrics import record_broadcast  # metrics: wsgate.observe
 
         record_broadcast(result)
@@ -384,8 +432,13 @@ class Sender:
 
     def shutdown(self) -> None:
         """Closes the transport's idle connections (optional; the process exit does too)."""
+        if isinstance(self.transport, HttpTransport):
+            self.transport.close()
+            return
         aclose = getattr(self.transport, "aclose", None)
         if aclose is not None:
+            from wsgate.sender import loop
+
             loop.run(aclose())
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from wsgate.exceptions import (
     ConnectionGoneError,
@@ -24,8 +23,12 @@ from wsgate.exceptions import (
 )
 from wsgate.sender.record import Record
 
+TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:
     from datetime import datetime
+    from typing import Any
+
+    from wsgate.sender.protocols import Transport
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -37,33 +40,6 @@ __all__ = [
 #: PostToConnection's ``Data`` limit (botocore model ``"max": 131072``). botocore does not
 #: enforce it; wsgate refuses bigger payloads before any request.
 MAX_PAYLOAD_BYTES = 131_072
-
-
-@runtime_checkable
-class Transport(Protocol):
-    """One attempt of one ``@connections`` call against one endpoint.
-
-    ``endpoint`` is the management endpoint (``https://{api-id}.execute-api.{region}.
-    amazonaws.com/{stage}`` or the emulator's ``http://127.0.0.1:PORT/{stage}``) and
-    ``connection_id`` the raw (unencoded) id. Each method raises a
-    :class:`~wsgate.exceptions.SendError` subclass on failure: ``ConnectionGoneError`` (410),
-    ``ForbiddenError`` (403), ``PayloadTooLargeError`` (413), ``ThrottledError`` (429),
-    ``ServerError`` (5xx), ``TransportError`` (network, timeout) or plain ``SendError``.
-    Methods are called on the sender's event loop; an ``aclose()`` coroutine, when present,
-    is awaited by :meth:`Sender.shutdown`.
-    """
-
-    async def post(self, endpoint: str, connection_id: str, data: bytes) -> None:
-        """PostToConnection: deliver ``data`` (at most 131,072 bytes) as one message."""
-        ...
-
-    async def get(self, endpoint: str, connection_id: str) -> ConnectionInfo:
-        """GetConnection: describe a live connection."""
-        ...
-
-    async def delete(self, endpoint: str, connection_id: str) -> None:
-        """DeleteConnection: close the connection (the client sees close code 1000)."""
-        ...
 
 
 def _parse_time(value: Any) -> datetime:
@@ -200,3 +176,12 @@ def error_for_status(
     if cls is None:
         cls = ServerError if status >= 500 else SendError
     return cls(connection_id, status, detail)
+
+
+def __getattr__(name: str) -> object:
+    # The protocol lives in wsgate.sender.protocols (it needs typing; the send path does not).
+    if name == "Transport":
+        from wsgate.sender.protocols import Transport
+
+        return Transport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
