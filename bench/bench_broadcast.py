@@ -28,6 +28,7 @@ boto3 included, pays on its first request). Run::
 
     .venv/bin/python bench/bench_broadcast.py            # N = 10,000, 20 ms
     .venv/bin/python bench/bench_broadcast.py --write    # and record in bench/RESULTS.md
+    .venv/bin/python bench/bench_broadcast.py --tls      # the same over TLS (own section)
 """
 
 from __future__ import annotations
@@ -132,12 +133,18 @@ class _StubProtocol(asyncio.Protocol):
         self.buf = buf
 
 
-async def _serve(delay: float) -> None:
+async def _serve(delay: float, certdir: str | None) -> None:
     counter = [0]
     answers = _Answers(delay)
     loop = asyncio.get_running_loop()
+    context = None
+    if certdir:
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(f"{certdir}/cert.pem", f"{certdir}/key.pem")
     server = await loop.create_server(
-        lambda: _StubProtocol(answers, counter), "127.0.0.1", 0, backlog=4096
+        lambda: _StubProtocol(answers, counter), "127.0.0.1", 0, backlog=4096, ssl=context
     )
     print(server.sockets[0].getsockname()[1], flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until parent closes
@@ -156,10 +163,17 @@ def _cpu() -> float:
 def _contender(name: str, endpoint: str, n: int) -> dict[str, float]:
     ids = [f"Bench{i:06d}Id=" for i in range(n)]
     data = b'{"type":"tick","payload":"' + b"x" * 200 + b'"}'
+    cafile = os.environ.get("BENCH_CAFILE")  # --tls: the stub's self-signed certificate
     if name in ("wsgate", "wsgate-warm", "wsgate-boto3", "wsgate-ref"):
         from wsgate.sender import Sender
 
-        sender = Sender(endpoint, transport="boto3" if name == "wsgate-boto3" else None)
+        if cafile:
+            import ssl
+
+            context = ssl.create_default_context(cafile=cafile)
+            sender = Sender(endpoint, ssl_context=context)
+        else:
+            sender = Sender(endpoint, transport="boto3" if name == "wsgate-boto3" else None)
         if name == "wsgate-warm":  # a warm container: loop, connections and templates exist
             sender.broadcast(ids, data)
         cpu0, t0 = _cpu(), time.perf_counter()
@@ -174,6 +188,7 @@ def _contender(name: str, endpoint: str, n: int) -> dict[str, float]:
             "apigatewaymanagementapi",
             endpoint_url=endpoint,
             config=Config(max_pool_connections=64),
+            verify=cafile or True,
         )
         if name == "boto3-threads":
             from concurrent.futures import ThreadPoolExecutor
@@ -241,6 +256,44 @@ def _cpu_speed() -> float:
 # --- driver -----------------------------------------------------------------------------------
 
 
+def _self_signed(directory: Path) -> None:
+    """A certificate for 127.0.0.1 (and its key) in ``directory``, for ``--tls``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wsgate bench")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=6))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
 def _run_contender(name: str, endpoint: str, n: int, src: str | None = None) -> dict[str, float]:
     env = ENV if src is None else {**ENV, "PYTHONPATH": src}
     out = subprocess.run(
@@ -265,18 +318,29 @@ def main() -> None:
         "--ref",
         help="also run wsgate at this git revision each round (wsgate-ref), e.g. before a change",
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="stub and contenders over TLS (a self-signed certificate made for the run)",
+    )
     args = parser.parse_args()
 
+    certdir = ""
+    if args.tls:
+        certdir = tempfile.mkdtemp(prefix="wsgate-bench-tls-")
+        _self_signed(Path(certdir))
+        ENV["BENCH_CAFILE"] = f"{certdir}/cert.pem"
     speed_before, load_before = _cpu_speed(), os.getloadavg()[0]
     stub = subprocess.Popen(
-        [sys.executable, __file__, "_stub", str(args.delay / 1000)],
+        [sys.executable, __file__, "_stub", str(args.delay / 1000), certdir],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env=ENV,
     )
     assert stub.stdout is not None and stub.stdin is not None
-    endpoint = f"http://127.0.0.1:{stub.stdout.readline().strip()}/bench"
+    scheme = "https" if args.tls else "http"
+    endpoint = f"{scheme}://127.0.0.1:{stub.stdout.readline().strip()}/bench"
     runs: dict[str, list[dict[str, float]]] = {}
     # wsgate and the boto3-threads baseline alternate, round by round, so a burst of load on
     # the shared machine hits both; each figure is tabulated as its median over the rounds.
@@ -290,7 +354,9 @@ def main() -> None:
         subprocess.run(["tar", "-x", "-C", str(ref_dir)], input=archive.stdout, check=True)
         ref_src = str(ref_dir / "src")
         plan.append(("wsgate-ref", args.n))
-    plan = plan * args.rounds + [("wsgate-boto3", args.n), ("boto3-loop", args.loop_sample)]
+    plan = plan * args.rounds + [("boto3-loop", args.loop_sample)]
+    if not args.tls:  # (Boto3Transport has no CA-file setting for the self-signed stub)
+        plan.insert(-1, ("wsgate-boto3", args.n))
     try:
         for name, n in plan:
             r = _run_contender(name, endpoint, n, ref_src if name == "wsgate-ref" else None)
@@ -390,7 +456,8 @@ def main() -> None:
         ]
     table += [
         "",
-        "Targets (issue 4), medians over the rounds: "
+        ("Over TLS (the issue's targets are for plain HTTP; for reference), " if args.tls else "")
+        + "Targets (issue 4), medians over the rounds: "
         f"≥ 10,000 sends/s: {rate:,.0f} — {verdict(rate >= 10_000, f'{1 - rate / 10_000:.0%}')}; "
         f"≤ 60 µs CPU/send: {cpu_us:.1f} — {verdict(cpu_us <= 60, f'{cpu_us / 60 - 1:.0%}')} "
         f"(warm container: {warm_rate:,.0f} sends/s at {warm_cpu * 1e6:.1f} µs CPU/send); "
@@ -425,15 +492,25 @@ def _write(table: list[str], stub_line: str, args: argparse.Namespace) -> None:
         cmd += f" --rounds {args.rounds}"
     if args.ref:
         cmd += f" --ref {args.ref}"
+    heading = "## Sender and broadcast"
+    if args.tls:
+        cmd += " --tls"
+        heading += " over TLS"
     section = "\n".join(
         [
-            "## Sender and broadcast",
+            heading,
             "",
             f"Command: `{cmd} --write` (CPython {sys.version.split()[0]}, "
             f"{os.cpu_count()} CPUs shared with other work; "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}). One run: every contender in "
-            f"its own process against one local `@connections` stub process; CPU is the "
-            "contender's own process CPU time (user + system, all threads) for the sends alone.",
+            f"its own process against one local `@connections` stub process"
+            + (
+                " over TLS (a self-signed certificate for 127.0.0.1, made for the run)"
+                if args.tls
+                else ""
+            )
+            + "; CPU is the contender's own process CPU time (user + system, all threads) for the "
+            "sends alone.",
             "",
             *table,
             "",
@@ -441,7 +518,7 @@ def _write(table: list[str], stub_line: str, args: argparse.Namespace) -> None:
             "",
         ]
     )
-    start = text.find("## Sender and broadcast")
+    start = text.find(heading + "\n")
     if start >= 0:
         end = text.find("\n## ", start + 3)
         text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
@@ -452,7 +529,7 @@ def _write(table: list[str], stub_line: str, args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_stub":
-        asyncio.run(_serve(float(sys.argv[2])))
+        asyncio.run(_serve(float(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None))
     elif len(sys.argv) > 1 and sys.argv[1] == "_client":
         print(json.dumps(_contender(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
     else:
