@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import wsgate.sender
 
 
@@ -104,9 +106,29 @@ def test_a_send_loads_no_asyncio_typing_logging_or_ssl() -> None:
         "snd = s.Sender(f'http://127.0.0.1:{port}/x',\n"
         "               credentials=s.StaticCredentials('AKID', 'secret'))\n"
         "snd.send('c1=', {'hi': 1}); r = snd.broadcast(['a', 'b'], 'x')\n"
-        "assert r.sent == ['a', 'b'], r\n"
+        "assert sorted(r.sent) == ['a', 'b'], r\n"
         "loaded = set(sys.modules) - before\n"
         "print(sorted(m for m in ('asyncio', 'typing', 'logging', 'ssl') if m in loaded))"
     )
     # Outside Lambda the send's metrics are written as EMF lines first: the answer is last.
     assert out.splitlines()[-1] == "[]"
+
+
+def test_lazily_loaded_names_keep_their_old_import_paths() -> None:
+    from wsgate.observe import MetricSink as observe_sink
+    from wsgate.observe.metrics import MetricSink as metrics_sink
+    from wsgate.observe.protocols import MetricSink
+    from wsgate.observe.sinks import MetricSink as sinks_sink
+    from wsgate.sender import CredentialsProvider, Transport, protocols
+    from wsgate.sender.credentials import CredentialsProvider as old_provider
+    from wsgate.sender.transport import Transport as old_transport
+
+    assert Transport is old_transport is protocols.Transport
+    assert CredentialsProvider is old_provider is protocols.CredentialsProvider
+    assert MetricSink is observe_sink is metrics_sink is sinks_sink
+    assert isinstance(wsgate.sender.HttpTransport(), Transport)  # runtime_checkable still
+    with pytest.raises(AttributeError):
+        wsgate.sender.NoSuchName  # noqa: B018
+    import wsgate.sender.broadcast as broadcast
+
+    assert set(broadcast.Outcome.__args__) == {"sent", "gone", "failed"}

@@ -15,7 +15,8 @@ import asyncio
 import threading
 from typing import TYPE_CHECKING
 
-from wsgate.sender.transport import ConnectionInfo, Transport, error_for_status
+from wsgate.sender.protocols import Transport
+from wsgate.sender.transport import ConnectionInfo, error_for_status
 
 if TYPE_CHECKING:
     from wsgate.local.server import Emulator

@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from wsgate.exceptions import SendError, TransportError
-from wsgate.sender.credentials import CredentialsProvider
 from wsgate.sender.endpoint import parse_endpoint, resolve_endpoint
+from wsgate.sender.protocols import CredentialsProvider
 from wsgate.sender.transport import ConnectionInfo, error_for_status
 
 __all__ = ["Boto3Transport", "get_management_client"]

@@ -78,8 +78,9 @@ def encode_payload(data: Any) -> bytes:
 class Sender:
     """Sends to WebSocket connections through the API Gateway Management API.
 
-    Create one per process (module level) and reuse it: the connections and the event
-    loop are kept across warm invocations. Thread-safe.
+    Create one per process (module level) and reuse it: the keep-alive connections are kept
+    across warm invocations. Thread-safe: with the default transport each call runs in the
+    calling thread (no event loop); async transports run on one background loop.
 
     Args:
         endpoint: The management endpoint; else ``WSGATE_ENDPOINT``, the endpoint stored
