@@ -314,6 +314,7 @@ class HttpTransport:
         seq = 0
         more = True
         request = self._request
+        routes: dict[str, tuple[Endpoint, tuple[str, str, int]]] = {}  # endpoint → (parsed, pool key)
         with Batch(self.pool) as batch:
             start = batch.start
             poll = batch.poll
@@ -329,14 +330,16 @@ class HttpTransport:
                     return
                 while waiting and waiting[0][0] <= now and batch.active < max_concurrency:
                     _, _, endpoint, cid = heappop(waiting)
-                    ep = parse_endpoint(endpoint)
-                    key = (ep.scheme, ep.host, ep.port)
+                    ep, key = routes[endpoint]
                     start(key, request("POST", ep, cid, data), (endpoint, cid))
                 while more and batch.active < max_concurrency:
                     for endpoint, cid in items:
                         try:
-                            ep = parse_endpoint(endpoint)
-                            key = (ep.scheme, ep.host, ep.port)
+                            route = routes.get(endpoint)
+                            if route is None:
+                                ep = parse_endpoint(endpoint)
+                                route = routes[endpoint] = (ep, (ep.scheme, ep.host, ep.port))
+                            ep, key = route
                             start(key, request("POST", ep, cid, data), (endpoint, cid))
                         except Exception as exc:  # one bad recipient must not lose the others
                             failed[cid] = SendError(cid, None, f"{type(exc).__name__}: {exc}")

@@ -248,6 +248,9 @@ class Batch:
         self._view = memoryview(self._buffer)
         self._sweep_interval = max(0.01, min(0.1, pool.read_timeout / 4))
         self._next_sweep = 0.0
+        # The time as of the last poll: what starts and finishes use (they happen in bursts
+        # right after a poll; timeouts are swept every ~0.1 s anyway).
+        self._now = time.monotonic()
 
     def __enter__(self) -> Batch:
         return self
@@ -266,7 +269,7 @@ class Batch:
 
     def start(self, key: Key, request: bytes, token: Any) -> None:
         """Starts one exchange; its outcome comes back from :meth:`poll` with ``token``."""
-        now = time.monotonic()
+        now = self._now
         free = self._free.get(key)
         if free:
             conn: _Conn | None = free.pop()
@@ -342,7 +345,9 @@ class Batch:
             if timeout:
                 time.sleep(timeout)
             return []
-        for selector_key, _ in self._selector.select(timeout):
+        events = self._selector.select(timeout)
+        now = self._now = time.monotonic()
+        for selector_key, _ in events:
             conn: _Conn = selector_key.data
             state = conn.state
             if state == _READING:
@@ -355,12 +360,11 @@ class Batch:
                 self._connected(conn)
             else:
                 self._handshake(conn)
-        now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + self._sweep_interval
             for conn in [c for c in self._busy if c.deadline <= now]:
                 what = "connecting" if conn.state in (_CONNECTING, _HANDSHAKE) else "answer"
-                self._finish(conn, TimeoutError(f"no {what} within the timeout"), keep=False)
+                self._finish(conn, TimeoutError(f"no {what} within the timeout"))
         self._done = []
         return done
 
@@ -368,7 +372,7 @@ class Batch:
         code = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if code:
             error = OSError(code, f"{errno.errorcode.get(code, code)} connecting to {conn.key[1]}")
-            self._finish(conn, error, keep=False)
+            self._finish(conn, error)
             return
         if conn.key[0] == "https":
             self._selector.unregister(conn.sock)
@@ -378,7 +382,7 @@ class Batch:
                     conn.sock, server_hostname=conn.key[1], do_handshake_on_connect=False
                 )
             except (OSError, ValueError) as exc:  # e.g. an unusable CA file
-                self._finish(conn, exc, keep=False)
+                self._finish(conn, exc)
                 return
             self._selector.register(conn.sock, _EVENT_WRITE, conn)  # the same descriptor
             conn.events = _EVENT_WRITE
@@ -393,7 +397,7 @@ class Batch:
         except OSError as exc:
             want = _want(exc)
             if want is None:
-                self._finish(conn, exc, keep=False)  # e.g. certificate verification failed
+                self._finish(conn, exc)  # e.g. certificate verification failed
             else:
                 self._watch(conn, want)
             return
@@ -422,14 +426,28 @@ class Batch:
             try:
                 responses = conn.parser.feed(bytes(view[:n]))
             except HTTPProtocolError as exc:
-                self._finish(conn, exc, keep=False)
+                self._finish(conn, exc)
                 return
             if responses:
                 if len(responses) > 1 or not conn.parser.idle:
-                    self._finish(conn, HTTPProtocolError("unsolicited response"), keep=False)
+                    self._finish(conn, HTTPProtocolError("unsolicited response"))
                     return
                 response = responses[0]
-                self._finish(conn, response, keep=response.keep_alive)
+                if not response.keep_alive:
+                    self._finish(conn, response)
+                    return
+                # The usual end of an exchange, inlined (it is most of the per-send work
+                # here): report, and keep the connection for this batch's next request.
+                self._busy.discard(conn)
+                self._done.append((conn.token, response))
+                conn.token = None
+                conn.request = b""
+                conn.state = _FREE
+                conn.last_used = self._now
+                free = self._free.get(conn.key)
+                if free is None:
+                    free = self._free[conn.key] = []
+                free.append(conn)
                 return
             if n < len(view) and not getattr(sock, "pending", _no_pending)():
                 return  # nothing more buffered: wait for the next readable event
@@ -438,10 +456,10 @@ class Batch:
         try:
             response = conn.parser.feed_eof()
         except HTTPProtocolError as exc:
-            self._finish(conn, exc, keep=False)
+            self._finish(conn, exc)
             return
         if response is not None:
-            self._finish(conn, response, keep=False)
+            self._finish(conn, response)
             return
         self._failed(conn, ConnectionClosed(conn.got_bytes), stale_possible=True)
 
@@ -461,22 +479,15 @@ class Batch:
             fresh.request, fresh.token = request, token
             self._busy.add(fresh)
             return
-        self._finish(conn, exc, keep=False)
+        self._finish(conn, exc)
 
-    def _finish(self, conn: _Conn, outcome: Response | Exception, *, keep: bool) -> None:
+    def _finish(self, conn: _Conn, outcome: Response | Exception) -> None:
+        """Reports an exchange that ended the connection's use (kept ones: see _read)."""
         self._busy.discard(conn)
         self._done.append((conn.token, outcome))
         conn.token = None
         conn.request = b""
-        if keep:
-            conn.state = _FREE
-            conn.last_used = time.monotonic()
-            free = self._free.get(conn.key)
-            if free is None:
-                free = self._free[conn.key] = []
-            free.append(conn)  # still registered for reading: see _idle_readable
-        else:
-            self._discard(conn)
+        self._discard(conn)
 
     def _idle_readable(self, conn: _Conn) -> None:
         """An idle connection became readable: EOF or stray bytes drop it.
