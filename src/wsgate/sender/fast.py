@@ -314,7 +314,9 @@ class HttpTransport:
         seq = 0
         more = True
         request = self._request
-        routes: dict[str, tuple[Endpoint, tuple[str, str, int]]] = {}  # endpoint → (parsed, pool key)
+        routes: dict[
+            str, tuple[Endpoint, tuple[str, str, int]]
+        ] = {}  # endpoint → (parsed, pool key)
         with Batch(self.pool) as batch:
             start = batch.start
             poll = batch.poll
