@@ -215,7 +215,7 @@ class LocalAuthorizer:
             )
             return self.run(event, context)
 
-        future = asyncio.wrap_future(emulator.invoker.call_sync(call))
+        future = asyncio.wrap_future(emulator.invoker.call_sync(call, control=True))
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.timeout)
         except TimeoutError:

@@ -156,13 +156,23 @@ class Invoker:
 
     Call from the emulator's event loop. :meth:`submit` reports through a callback on that
     loop (no task per message); :meth:`invoke` is the awaitable form.
+
+    ``$connect``/``$disconnect`` integrations and authorizers run in a lane of their own
+    (``control=True``): on AWS every invocation gets its own execution environment, so a
+    client flooding messages never makes another client's handshake wait; in one shared
+    pool a new ``$connect`` would queue behind every message already waiting.
     """
 
     def __init__(self, max_workers: int = 32) -> None:
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="wsgate-invoke")
+        self._control = ThreadPoolExecutor(
+            max(2, min(8, max_workers // 4)), thread_name_prefix="wsgate-connect"
+        )
         #: Calls submitted and not yet reported (a timed-out call is reported at its timeout).
         self.in_flight = 0
-        self._queued: set[Future[Any]] = set()  # submitted, not yet finished (loop-owned)
+        # Message calls submitted, not yet finished (loop-owned); control calls are not
+        # dropped at a stop, so $disconnect still reaches the app.
+        self._queued: set[Future[Any]] = set()
 
     def submit(
         self,
@@ -171,6 +181,8 @@ class Invoker:
         request_id: str,
         timeout: float,
         done: Callable[[Outcome], None],
+        *,
+        control: bool = False,
     ) -> None:
         """Start ``app.handler(event, context)``; ``done(outcome)`` runs on the loop later.
 
@@ -209,25 +221,33 @@ class Invoker:
         self.in_flight += 1
         timer = loop.call_later(timeout, report, Outcome("timeout"))
         try:
-            future = self._pool.submit(call)
+            future = (self._control if control else self._pool).submit(call)
         except RuntimeError as exc:  # the pool is shut down (the emulator is stopping)
             report(Outcome("error", error=exc))
             return
-        self._queued.add(future)
+        if not control:
+            self._queued.add(future)
         # A thread cannot be killed: after a timeout the handler runs on, its result dropped.
         future.add_done_callback(lambda f: _call_soon(loop, finished, f))
 
     async def invoke(
-        self, app: AppSpec, event: dict[str, Any], request_id: str, timeout: float
+        self,
+        app: AppSpec,
+        event: dict[str, Any],
+        request_id: str,
+        timeout: float,
+        *,
+        control: bool = False,
     ) -> Outcome:
         """Call ``app.handler(event, context)`` and wait; never raises for handler failures."""
         waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self.submit(app, event, request_id, timeout, functools.partial(_settle, waiter))
+        done = functools.partial(_settle, waiter)
+        self.submit(app, event, request_id, timeout, done, control=control)
         return await waiter
 
-    def call_sync(self, fn: Callable[[], Any]) -> Any:
-        """Run a blocking callable in the pool (for the dashboard's registry reads)."""
-        return self._pool.submit(fn)
+    def call_sync(self, fn: Callable[[], Any], *, control: bool = False) -> Any:
+        """Run a blocking callable in a pool (authorizers: ``control=True``; registry reads)."""
+        return (self._control if control else self._pool).submit(fn)
 
     def cancel_queued(self) -> int:
         """Drop the calls still waiting for a worker (call from the loop when stopping).
@@ -235,13 +255,15 @@ class Invoker:
         Under load thousands of messages can wait behind the pool; running them after their
         connections closed only delays the stop (and the ``$disconnect`` calls queued behind
         them) by up to the integration timeout. They are reported as errors ("the emulator is
-        stopping"); calls already running finish. Returns how many were dropped.
+        stopping"); calls already running finish, and ``$connect``/``$disconnect`` calls (their
+        own lane) are never dropped. Returns how many were dropped.
         """
         return sum(1 for future in list(self._queued) if future.cancel())
 
     def shutdown(self) -> None:
         """Stop accepting work; running handlers finish on their own."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._control.shutdown(wait=False, cancel_futures=True)
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[Any], None], arg: Any) -> None:

@@ -125,7 +125,7 @@ class Routing:
             authorizer=session.authorizer,
         )
         outcome = await emulator.invoker.invoke(
-            app, event, request_id, self._timeout(app, "$connect")
+            app, event, request_id, self._timeout(app, "$connect"), control=True
         )
         if outcome.kind == "timeout":
             return 504, []
@@ -240,5 +240,7 @@ class Routing:
             authorizer=session.authorizer,
         )
         emulator._spawn(
-            emulator.invoker.invoke(app, event, request_id, self._timeout(app, "$disconnect"))
+            emulator.invoker.invoke(
+                app, event, request_id, self._timeout(app, "$disconnect"), control=True
+            )
         )
