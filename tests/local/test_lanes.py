@@ -52,3 +52,52 @@ def test_a_message_flood_does_not_hold_up_another_clients_connect(
             wait_until(lambda: len(finished) == 40, message="the whole flood handled")
     finally:
         release.set()
+
+
+def test_a_stop_drops_queued_messages_but_never_connection_lifecycle_calls() -> None:
+    import asyncio
+
+    from wsgate.local.invoke import Invoker, Outcome
+
+    release = threading.Event()
+    running: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        running.append(event["kind"])
+        release.wait(20)
+        return event["kind"]
+
+    app = AppSpec.from_object(handler)
+    invoker = Invoker(max_workers=4)  # 4 message workers, 2 lifecycle workers
+
+    async def main() -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for n in range(10):  # 4 run, 6 wait for a worker
+            invoker.submit(app, {"kind": "message"}, f"m{n}", 30, outcomes.append)
+        lifecycle = [
+            asyncio.ensure_future(
+                invoker.invoke(app, {"kind": "disconnect"}, f"d{n}", 30, control=True)
+            )
+            for n in range(3)  # 2 run, 1 waits for a lifecycle worker
+        ]
+        for _ in range(1000):  # until every worker of both lanes holds a call
+            if len(running) == 6:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(running) == ["disconnect"] * 2 + ["message"] * 4
+        assert invoker.cancel_queued() == 6  # only the waiting messages
+        release.set()
+        done = await asyncio.gather(*lifecycle)
+        while len(outcomes) < 10:
+            await asyncio.sleep(0.01)
+        return [*done, *outcomes]
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        release.set()
+        invoker.shutdown()
+    kinds = sorted((o.kind, o.result) for o in results)
+    assert kinds.count(("ok", "disconnect")) == 3  # every lifecycle call ran
+    assert kinds.count(("ok", "message")) == 4
+    assert sum(1 for kind, _ in kinds if kind == "error") == 6
