@@ -68,7 +68,7 @@ def test_a_stop_drops_queued_messages_but_never_connection_lifecycle_calls() -> 
         return event["kind"]
 
     app = AppSpec.from_object(handler)
-    invoker = Invoker(max_workers=4)  # 4 message workers, 2 lifecycle workers
+    invoker = Invoker(max_workers=4)  # 4 message workers, 4 lifecycle workers
 
     async def main() -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -78,13 +78,13 @@ def test_a_stop_drops_queued_messages_but_never_connection_lifecycle_calls() -> 
             asyncio.ensure_future(
                 invoker.invoke(app, {"kind": "disconnect"}, f"d{n}", 30, control=True)
             )
-            for n in range(3)  # 2 run, 1 waits for a lifecycle worker
+            for n in range(5)  # 4 run, 1 waits for a lifecycle worker
         ]
         for _ in range(1000):  # until every worker of both lanes holds a call
-            if len(running) == 6:
+            if len(running) == 8:
                 break
             await asyncio.sleep(0.01)
-        assert sorted(running) == ["disconnect"] * 2 + ["message"] * 4
+        assert sorted(running) == ["disconnect"] * 4 + ["message"] * 4
         assert invoker.cancel_queued() == 6  # only the waiting messages
         release.set()
         done = await asyncio.gather(*lifecycle)
@@ -98,6 +98,6 @@ def test_a_stop_drops_queued_messages_but_never_connection_lifecycle_calls() -> 
         release.set()
         invoker.shutdown()
     kinds = sorted((o.kind, o.result) for o in results)
-    assert kinds.count(("ok", "disconnect")) == 3  # every lifecycle call ran
+    assert kinds.count(("ok", "disconnect")) == 5  # every lifecycle call ran
     assert kinds.count(("ok", "message")) == 4
     assert sum(1 for kind, _ in kinds if kind == "error") == 6

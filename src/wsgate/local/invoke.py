@@ -165,9 +165,9 @@ class Invoker:
 
     def __init__(self, max_workers: int = 32) -> None:
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="wsgate-invoke")
-        self._control = ThreadPoolExecutor(
-            max(2, min(8, max_workers // 4)), thread_name_prefix="wsgate-connect"
-        )
+        # As wide as the message pool, so a connection storm runs as many $connect
+        # handlers at once as before (threads are started only when needed).
+        self._control = ThreadPoolExecutor(max_workers, thread_name_prefix="wsgate-connect")
         #: Calls submitted and not yet reported (a timed-out call is reported at its timeout).
         self.in_flight = 0
         # Message calls submitted, not yet finished (loop-owned); control calls are not
