@@ -196,17 +196,17 @@ class Sender:
         """Runs an async transport's call on the sender's loop (asyncio loaded only then)."""
         from wsgate.sender import loop
 
+        stop = self._hard_stop(deadline)
+        timeout = None if stop is None else max(0.001, stop - time.monotonic())
         try:
-            return loop.run(coro, self._stop(deadline))
+            return loop.run(coro, timeout)
         except TimeoutError as exc:
             raise TransportError(connection_id, None, "deadline reached") from exc
 
-    def _stop(self, deadline: float | None) -> float | None:
+    def _hard_stop(self, deadline: float | None) -> float | None:
         # The retry layer stops at the deadline; this hard stop only catches an attempt still
         # in flight, using half of the margin kept free before the Lambda timeout.
-        if deadline is None:
-            return None
-        return max(0.001, deadline - time.monotonic() + self.deadline_margin / 2)
+        return None if deadline is None else deadline + self.deadline_margin / 2
 
     def _call(
         self, method: str, endpoint: str, connection_id: str, body: bytes, deadline: float | None
@@ -214,16 +214,8 @@ class Sender:
         """One call with retries on the stdlib transport, in this thread (no loop)."""
         transport = self.transport
         assert isinstance(transport, HttpTransport)
-        stop = self._stop(deadline)
-        return transport.call(
-            method,
-            endpoint,
-            connection_id,
-            body,
-            self.policy,
-            deadline,
-            None if stop is None else time.monotonic() + stop,
-        )
+        stop = self._hard_stop(deadline)
+        return transport.call(method, endpoint, connection_id, body, self.policy, deadline, stop)
 
     def _endpoint(self, connection_id: str) -> str:
         stored = None
