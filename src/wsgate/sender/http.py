@@ -159,7 +159,7 @@ class ConnectionPool:
         return None
 
     def give_back(self, conns: list[_Conn]) -> None:
-        """Returns connections that are idle and healthy (the oldest go first when full)."""
+        """Takes back idle, healthy connections (beyond ``max_idle`` per host they are closed)."""
         with self._lock:
             for conn in conns:
                 idle = self._idle.get(conn.key)
