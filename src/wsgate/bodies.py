@@ -271,7 +271,9 @@ def _document(event: WebSocketEvent, source: str, body: BodyType) -> Any:
     if source == "query":
         return dict(event.query_params.items())
     if source == "headers":
-        return {name.lower(): value for name, value in event.headers.items()}
+        # Clients and proxies add headers of their own: only the declared ones are checked.
+        lowered = {name.lower(): value for name, value in event.headers.items()}
+        return {name: value for name, value in lowered.items() if name in body.fields}
     try:
         document = event.json
     except InvalidBodyError:
@@ -358,11 +360,12 @@ def error_frame(exc: BodyValidationError, request_id: str | None = None) -> str:
 
 def answer(event: WebSocketEvent, route: Route, exc: BodyValidationError) -> Response:
     """What the router answers for a refused body: the frame as the body of a two-way route,
-    else the frame posted to the connection (a one-way route's body never reaches it)."""
+    else the frame posted to the connection (a one-way route's body never reaches it). A
+    refused ``$connect`` is a 400: the handshake fails, nothing is posted."""
     from wsgate.responses import Response
 
     frame = error_frame(exc, event.request_context.get("requestId"))
-    if not route.two_way:
+    if not route.two_way and event.request_context.get("eventType") == "MESSAGE":
         try:
             from wsgate.config import get_sender
 

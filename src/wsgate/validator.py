@@ -258,8 +258,11 @@ class _Compiler:
         items = [self.compile(a) for a in args]
 
         def fixed(value: Any, path: Path, errors: Errors, depth: int) -> Any:
-            if not isinstance(value, list) or len(value) != len(items):
-                errors.add(path, f"expected an array of {len(items)} items, got {_kind(value)}")
+            if not isinstance(value, list):
+                errors.add(path, f"expected an array, got {_kind(value)}")
+                return BAD
+            if len(value) != len(items):
+                errors.add(path, f"expected {len(items)} items, got {len(value)}")
                 return BAD
             if depth >= MAX_DEPTH:
                 errors.add(path, "nested too deeply")
