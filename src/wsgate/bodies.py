@@ -37,6 +37,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from wsgate.context import _current_app
 from wsgate.exceptions import BodyValidationError, InvalidBodyError
 
 if TYPE_CHECKING:
@@ -95,9 +96,10 @@ def is_model(tp: Any) -> bool:
 
 class BodyType:
     """A model type compiled for validation: ``kind`` is ``pydantic``, ``dataclass`` or
-    ``typeddict``; ``fields`` the top-level field names it declares."""
+    ``typeddict``; ``fields`` the top-level field names it declares; ``strict`` whether extra
+    fields are refused (or kept), so the routing keys must be left out first."""
 
-    __slots__ = ("_adapter", "_checker", "_invalid", "fields", "kind", "model")
+    __slots__ = ("_adapter", "_checker", "_invalid", "fields", "kind", "model", "strict")
 
     def __init__(self, model: type) -> None:
         """Compile ``model``.
@@ -125,6 +127,10 @@ class BodyType:
                 if isinstance(alias, str):
                     names.add(alias)
             self.fields = frozenset(names)
+            config = getattr(model, "model_config", None) or getattr(
+                model, "__pydantic_config__", {}
+            )
+            self.strict = config.get("extra") in ("forbid", "allow")
         elif is_model(model):
             import typing
 
@@ -132,7 +138,9 @@ class BodyType:
 
             self.kind = "typeddict" if typing.is_typeddict(model) else "dataclass"
             self._checker = compile_type(model)
+            _load_validator()
             self.fields = frozenset(typing.get_type_hints(model))
+            self.strict = getattr(model, "__wsgate_extra__", "ignore") == "forbid"
         else:
             raise TypeError(
                 f"{model!r} is not a body type (a Pydantic model, a dataclass or a TypedDict)"
@@ -158,13 +166,23 @@ class BodyType:
                     )[:MAX_FRAME_ERRORS]
                 ]
                 raise BodyValidationError(route_key, found, exc.error_count()) from None
-        from wsgate.validator import BAD, format_path, run
-
-        value, errors = run(self._checker, document)
-        if value is BAD or errors.total:
-            found = [(format_path(p), m) for p, m in errors.items[:MAX_FRAME_ERRORS]]
+        value, errors = _run(self._checker, document)
+        if value is _BAD or errors.total:
+            found = [(_format_path(p), m) for p, m in errors.items[:MAX_FRAME_ERRORS]]
             raise BodyValidationError(route_key, found, max(errors.total, 1))
         return value
+
+
+_BAD: Any = None
+_run: Any = None
+_format_path: Any = None
+
+
+def _load_validator() -> None:
+    global _BAD, _run, _format_path
+    from wsgate import validator
+
+    _BAD, _run, _format_path = validator.BAD, validator.run, validator.format_path
 
 
 def _path(loc: Any) -> str:
@@ -280,20 +298,26 @@ def _document(event: WebSocketEvent, source: str, body: BodyType) -> Any:
         raise BodyValidationError("", [("", "not valid JSON")], 1) from None
     except RecursionError:
         raise BodyValidationError("", [("", "nested too deeply")], 1) from None
-    if isinstance(document, dict):
+    if body.strict and isinstance(document, dict):  # extra fields matter: drop routing keys
         strip = _envelope(body.fields)
         if strip and not strip.isdisjoint(document):
             document = {k: v for k, v in document.items() if k not in strip}
     return document
 
 
+_ENVELOPES: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
+
+
 def _envelope(fields: frozenset[str]) -> frozenset[str]:
     """Top-level keys that route the message (not the app's data), minus declared fields."""
-    from wsgate.context import _current_app
-
     app = _current_app.get(None)
     expression = getattr(app, "route_selection_expression", "$request.body.action")
-    return _routing_keys(expression) - fields
+    found = _ENVELOPES.get((expression, fields))
+    if found is None:
+        found = _routing_keys(expression) - fields
+        if len(_ENVELOPES) < 256:
+            _ENVELOPES[(expression, fields)] = found
+    return found
 
 
 _ROUTING: dict[str, frozenset[str]] = {}

@@ -32,7 +32,8 @@ MAX_DEPTH = 32
 MAX_ERRORS = 50
 """Validation stops after this many errors."""
 
-Path = tuple[str | int, ...]
+Path = tuple[Any, ...]
+"""A path is built only as far as needed: ``()`` for the top, else ``(parent, step)``."""
 Checker = Callable[[Any, Path, "Errors", int], Any]
 
 BAD: Any = object()  # what a checker returns for an invalid value
@@ -58,8 +59,19 @@ class Errors:
             raise _Stop
 
 
+def flatten(path: Path) -> tuple[str | int, ...]:
+    """``(((), "items"), 2)`` → ``("items", 2)``."""
+    steps: list[str | int] = []
+    while path:
+        path, step = path
+        steps.append(step)
+    return tuple(reversed(steps))
+
+
 def format_path(path: Path) -> str:
-    """``("items", 2, "name")`` → ``"items[2].name"``."""
+    """``("items", 2, "name")`` (or its linked form) → ``"items[2].name"``."""
+    if len(path) == 2 and isinstance(path[0], tuple):
+        path = flatten(path)
     out: list[str] = []
     for step in path:
         if isinstance(step, int):
@@ -126,9 +138,23 @@ def _any(value: Any, path: Path, errors: Errors, depth: int) -> Any:
     return value
 
 
+def _str(value: Any, path: Path, errors: Errors, depth: int) -> Any:
+    if type(value) is str or isinstance(value, str):
+        return value
+    errors.add(path, f"expected a string, got {_kind(value)}")
+    return BAD
+
+
+def _int(value: Any, path: Path, errors: Errors, depth: int) -> Any:
+    if type(value) is int or _is_int(value):
+        return value
+    errors.add(path, f"expected an integer, got {_kind(value)}")
+    return BAD
+
+
 _SCALARS: dict[Any, Checker] = {
-    str: _simple(lambda v: isinstance(v, str), "a string"),
-    int: _simple(_is_int, "an integer"),
+    str: _str,
+    int: _int,
     bool: _simple(lambda v: isinstance(v, bool), "true or false"),
     type(None): _simple(lambda v: v is None, "null"),
     float: _float,
@@ -239,7 +265,7 @@ class _Compiler:
             out = []
             ok = True
             for index, element in enumerate(value):
-                result = item(element, (*path, index), errors, depth + 1)
+                result = item(element, (path, index), errors, depth + 1)
                 ok = ok and result is not BAD
                 out.append(result)
             return out if ok else BAD
@@ -268,7 +294,7 @@ class _Compiler:
                 errors.add(path, "nested too deeply")
                 return BAD
             out = [
-                c(v, (*path, i), errors, depth + 1)
+                c(v, (path, i), errors, depth + 1)
                 for i, (c, v) in enumerate(zip(items, value, strict=True))
             ]
             return BAD if any(r is BAD for r in out) else tuple(out)
@@ -303,7 +329,7 @@ class _Compiler:
             out = {}
             ok = True
             for key, element in value.items():
-                result = item(element, (*path, key), errors, depth + 1)
+                result = item(element, (path, key), errors, depth + 1)
                 ok = ok and result is not BAD
                 out[key] = result
             return out if ok else BAD
@@ -371,16 +397,16 @@ class _Compiler:
             ok = True
             for name, checker in order:
                 if name in value:
-                    result = checker(value[name], (*path, name), errors, depth + 1)
+                    result = checker(value[name], (path, name), errors, depth + 1)
                     ok = ok and result is not BAD
                     out[name] = result
                 elif name in required:
-                    errors.add((*path, name), "field required")
+                    errors.add((path, name), "field required")
                     ok = False
             if forbid and len(value) > len(out):
                 for key in value:
                     if key not in known:
-                        errors.add((*path, key), "unexpected field")
+                        errors.add((path, key), "unexpected field")
                         ok = False
             if not ok:
                 return BAD
