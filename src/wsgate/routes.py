@@ -99,6 +99,7 @@ class Route:
 
             self.body = bind(key, handler)
         if self.body is not None:
+            _takes_context(handler)  # the same checks (async) as for any handler
             takes_context = self.body.takes_context
         self.takes_context = _takes_context(handler) if takes_context is None else takes_context
 

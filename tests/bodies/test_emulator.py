@@ -19,7 +19,7 @@ from wsgate.local.server import Emulator
 
 from . import models as m
 
-CALLS: list[Any] = []
+calls: list[Any] = []
 
 
 def make_app() -> WebSocketApp:
@@ -27,11 +27,11 @@ def make_app() -> WebSocketApp:
 
     @app.route("shape")
     def shape(event: Any, body: m.Shape) -> None:
-        CALLS.append(body)
+        calls.append(body)
 
     @app.route("person", two_way=True)
     def person(event: Any, body: m.Person) -> m.Reply:
-        CALLS.append(body)
+        calls.append(body)
         return m.Reply(echoed=body.name, length=len(body.name))
 
     enable(app, Delivery(MemoryDeliveryStore()), pump_on_message=False)
@@ -45,7 +45,7 @@ def served(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadedE
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("WSGATE_ENDPOINT", raising=False)
-    CALLS.clear()
+    calls.clear()
     running = ThreadedEmulator(Emulator(make_app(), EmulatorConfig(port=0)))
     yield running
     running.stop()
@@ -71,4 +71,4 @@ def test_invalid_bodies_over_a_real_websocket(served: ThreadedEmulator) -> None:
         "reason": "invalid body: name: field required",
     }
     assert good == {"echoed": "ada", "length": 3}
-    assert CALLS == [m.Person(name="ada", age=3)]
+    assert calls == [m.Person(name="ada", age=3)]

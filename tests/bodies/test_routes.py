@@ -300,3 +300,22 @@ def test_registration_mistakes_fail_at_import_time() -> None:
         def d(event: Any, body: NotDefinedAnywhere) -> None: ...  # type: ignore[name-defined]  # noqa: F821
 
     assert app.route_keys == ()
+
+
+def test_the_handler_parameter_order_is_checked() -> None:
+    app = WebSocketApp()
+    with pytest.raises(TypeError, match="after the context parameter"):
+
+        @app.route("e")
+        def e(event: Any, body: m.Point, context: Any) -> None: ...
+
+    got: list[Any] = []
+
+    @app.route("f")
+    def f(event: Any, *, body: m.Point) -> None:  # keyword-only works too
+        got.append(body)
+
+    with WebSocketTestClient(app) as client, client.connect() as ws:
+        ws.send_json({"action": "f", "x": 1, "y": 2})
+        nothing_more(ws)
+    assert got == [m.Point(1, 2)] and app.routes["f"].takes_context is False
