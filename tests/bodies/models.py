@@ -98,3 +98,13 @@ class Reply(BaseModel):
 class DataReply:
     echoed: str
     point: Point
+
+
+class Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    text: str
+
+
+class Node(BaseModel):
+    value: int
+    children: list[Node] = []

@@ -319,3 +319,17 @@ def test_the_handler_parameter_order_is_checked() -> None:
         ws.send_json({"action": "f", "x": 1, "y": 2})
         nothing_more(ws)
     assert got == [m.Point(1, 2)] and app.routes["f"].takes_context is False
+
+
+def test_a_model_that_keeps_extra_fields_does_not_keep_the_routing_keys() -> None:
+    app = WebSocketApp()
+    got: list[Any] = []
+
+    @app.route("loose")
+    def loose(event: Any, body: m.Loose) -> None:
+        got.append(body.model_dump())
+
+    with WebSocketTestClient(app) as client, client.connect() as ws:
+        ws.send_json({"action": "loose", "text": "t", "mood": "ok", "ackId": "x-1"})
+        nothing_more(ws)
+    assert got == [{"text": "t", "mood": "ok"}]

@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wsgate.bodies import BodyType, body_type, is_model
 from wsgate.exceptions import BodyValidationError, InvalidBodyError, MessageRejected
@@ -170,3 +172,35 @@ def test_unsupported_and_non_model_types_fail_at_compile_time() -> None:
     with pytest.raises(TypeError, match="not a body type"):
         BodyType(int)
     assert not is_model(dict) and is_model(m.Note) and is_model(m.Person) and is_model(m.Point)
+
+
+def test_pydantic_huge_and_deep_bodies_give_bounded_reports() -> None:
+    document = {"name": "x", "age": 1, "tags": [1] * 60_000}
+    started = time.perf_counter()
+    with pytest.raises(BodyValidationError) as info:
+        body_type(m.Person).validate(document, "big")
+    assert time.perf_counter() - started < 10.0
+    assert info.value.total == 60_000 and len(info.value.errors) == 10
+    deep: dict[str, Any] = {"value": 0}
+    for _ in range(2000):
+        deep = {"value": 0, "children": [deep]}
+    with pytest.raises(BodyValidationError) as info:
+        body_type(m.Node).validate(deep, "deep")
+    assert 1 <= len(info.value.errors) <= 10 and len(info.value.reason) <= 300
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    document=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+        max_leaves=30,
+    )
+)
+def test_any_json_value_is_a_typed_value_or_a_bounded_refusal(document: Any) -> None:
+    for model in (m.Shape, m.Note, m.Tree, m.Person):
+        try:
+            body_type(model).validate(document, "fuzz")
+        except BodyValidationError as exc:
+            assert 1 <= len(exc.errors) <= 10 and exc.total >= len(exc.errors)
+            assert len(exc.reason) <= 300
