@@ -14,6 +14,7 @@ API (all under ``/_wsgate/api/``):
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
@@ -107,14 +108,14 @@ class Dashboard:
     def app_file(self, path: str, keep: bool) -> bytes | None:
         """The app's own web file for ``GET path`` (only web file types), or None.
 
-        ``/wsgate-client.js`` is wsgate's delivery client, shipped in the package, unless the
-        app's folder has a file of that name.
+        ``/wsgate-client.js`` (the delivery client) and ``/wsgate-presence.js`` (its presence
+        add-on) are shipped in the package, unless the app's folder has a file of that name.
         """
         root = self._static_root
-        if path == "/wsgate-client.js" and (root is None or not (root / path[1:]).is_file()):
-            from wsgate.delivery import client_js_path
-
-            body = client_js_path().read_bytes()
+        shipped = {"/wsgate-client.js": "wsgate.delivery", "/wsgate-presence.js": "wsgate.presence"}
+        if path in shipped and (root is None or not (root / path[1:]).is_file()):
+            module = importlib.import_module(shipped[path])
+            body = module.client_js_path().read_bytes()
             return response(200, body, keep_alive=keep, content_type=_TYPES[".js"])
         if root is None:
             return None
