@@ -45,3 +45,33 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if isinstance(reg, DynamoDBRegistry):
         reg.delete_table()
     reg.close()
+
+
+@pytest.fixture
+def start_emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Start emulators on free loopback ports (stopped at teardown), with the ``ws_*``
+    functions pointed at a SQLite registry: ``start_emulator(app, **config_fields)``."""
+    from support import ThreadedEmulator
+    from wsgate import config
+    from wsgate.local import EmulatorConfig
+    from wsgate.local.server import Emulator
+
+    monkeypatch.setenv("WSGATE_REGISTRY", f"sqlite:///{tmp_path / 'registry.db'}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("WSGATE_ENDPOINT", raising=False)
+    config.reset()
+    started: list[Any] = []
+
+    def start(app: Any, **fields: Any) -> Any:
+        fields.setdefault("port", 0)
+        fields.setdefault("dashboard", False)
+        running = ThreadedEmulator(Emulator(app, EmulatorConfig(**fields)))
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+    config.reset()
