@@ -114,6 +114,11 @@ class Presence:
         """How many users are present in ``room``."""
         return len(self.members(room))
 
+    def rooms_of(self, connection_id: str) -> frozenset[str]:
+        """The presence rooms the connection is in (empty when it is unknown)."""
+        record = self.registry.get(connection_id)
+        return protocol.rooms_present(record) if record is not None else frozenset()
+
     def _records(self, room: str) -> list[Any]:
         return list(self.registry.room_members(protocol.group_of(room)))
 
