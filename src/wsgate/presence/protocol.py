@@ -35,6 +35,7 @@ __all__ = [
     "check_room",
     "group_of",
     "members_of",
+    "presence_by_room",
     "room_of",
 ]
 
@@ -193,6 +194,22 @@ def _number(value: object, default: float) -> float:
     return (
         float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
     )
+
+
+def presence_by_room(records: Iterable[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every presence room among ``records`` with its members (for the emulator dashboard):
+    ``{room: [{"userId", "data", "connections": [ids], "since", ...}]}``, rooms sorted."""
+    by_room: dict[str, list[Any]] = {}
+    for record in records:
+        for room in rooms_present(record):
+            by_room.setdefault(room, []).append(record)
+    return {
+        room: [
+            {**member.to_frame(), "connections": list(member.connections)}
+            for member in members_of(room, found).values()
+        ]
+        for room, found in sorted(by_room.items())
+    }
 
 
 # --- frames (server -> client) ---------------------------------------------------------------
