@@ -91,7 +91,12 @@ def _run(app: Any, event: WebSocketEvent, func: Any, *args: Any) -> Response | N
     try:
         func(event.connection_id, *args)
     except (InvalidRecordError, ConnectionNotFound) as exc:
-        reason = str(exc) if isinstance(exc, InvalidRecordError) else "not present in this room"
+        if isinstance(exc, InvalidRecordError):
+            reason = str(exc)
+        elif func.__name__ == "enter":
+            reason = "unknown connection"
+        else:
+            reason = "not present in this room"
         if getattr(app, "delivery", None) is not None:
             raise MessageRejected(reason) from None
         room = args[0] if args and isinstance(args[0], str) else None

@@ -170,7 +170,8 @@ class Presence:
             connection_id, metadata={protocol.METADATA_KEY: present}, merge_metadata=True
         )
         after = [*before, record]
-        self._announce(room, before, after, exclude={connection_id})
+        # The one entering first (it waits for the list), then the others. With acked delivery
+        # the sync comes before the join is numbered, so the client takes the join after it.
         seq = self._sync(connection_id, room)
         members = protocol.members_of(room, after)
         frames = protocol.state_frames(
@@ -180,8 +181,9 @@ class Presence:
             for frame in frames:
                 self.sender.send(connection_id, frame)
         except ConnectionGoneError:
-            self._announce(room, after, before, exclude=set())
+            self._withdraw(record, {room})  # pruned already; quiet when it is
             raise
+        self._announce(room, before, after, exclude={connection_id})
         return members[protocol.member_key(record)[0]]
 
     def update(self, connection_id: str, room: str, data: Mapping[str, Any]) -> Member:
