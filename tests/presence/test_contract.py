@@ -157,8 +157,8 @@ def test_leave_announces_and_clears_the_registry(harness: Harness) -> None:
     assert record is not None
     assert protocol.group_of("lobby") not in record.rooms
     assert protocol.SWEEP_GROUP not in record.rooms
-    assert "lobby" not in record.metadata.get(protocol.METADATA_KEY, {})
     assert harness.presence.leave(bob.connection_id, "lobby") is False
+    assert harness.presence.rooms_of(bob.connection_id) == frozenset()
 
 
 def test_rooms_are_separate_and_the_sweep_group_stays_until_the_last_room(
@@ -172,9 +172,13 @@ def test_rooms_are_separate_and_the_sweep_group_stays_until_the_last_room(
     harness.presence.leave(ann.connection_id, "a")
     record = harness.registry.get(ann.connection_id)
     assert protocol.SWEEP_GROUP in record.rooms
-    assert set(record.metadata[protocol.METADATA_KEY]) == {"b"}
+    assert harness.presence.rooms_of(ann.connection_id) == {"b"}
     harness.presence.leave(ann.connection_id, "b")
     assert protocol.SWEEP_GROUP not in harness.registry.get(ann.connection_id).rooms
+    # The next enter keeps only the entries of rooms the connection is in.
+    harness.enter(ann, "c", {"k": 1})
+    harness.frames(ann)
+    assert set(harness.registry.get(ann.connection_id).metadata[protocol.METADATA_KEY]) == {"c"}
 
 
 def test_sweep_removes_a_ghost_whose_disconnect_never_came(harness: Harness) -> None:

@@ -8,7 +8,8 @@ Registry layout (no new registry operation is needed):
 
 * a present connection is a member of the registry room ``wsgate.presence/<room>`` for each
   presence room it entered, and of ``wsgate.presence`` (the sweep's one Query);
-* its member data and entry time are in its metadata, under ``wsgate.presence``:
+* its member data and entry time are in its metadata, under ``wsgate.presence`` (an entry
+  counts only while the connection is in the room's registry room; ``enter`` drops the others):
   ``{"<room>": {"data": {...}, "since": <first entry>, "at": <last data change>,
   "entered": <this connection's last enter>}}`` (epoch seconds).
 """
@@ -123,8 +124,10 @@ def last_sign_of_life(record: Any) -> float:
     """The latest of the record's last activity and the times it entered its rooms (an update
     made through another tab of the same user is no sign of life of this connection)."""
     times = [float(record.last_activity or 0.0)]
-    for entry in entries(record).values():
-        times.append(_number(entry.get("entered"), 0.0))
+    rooms = rooms_present(record)
+    for room, entry in entries(record).items():
+        if room in rooms:
+            times.append(_number(entry.get("entered"), 0.0))
     return max(times)
 
 

@@ -148,15 +148,14 @@ class Presence:
         if record is None:
             raise ConnectionNotFound(connection_id)
         now = self.clock()
-        present = protocol.entries(record)
-        if (
-            room not in protocol.rooms_present(record)
-            and len(protocol.rooms_present(record)) >= self.max_rooms
-        ):
+        rooms = protocol.rooms_present(record)
+        # Entries of rooms it left are dropped here, so leaving needs no metadata write.
+        present = {k: v for k, v in protocol.entries(record).items() if k in rooms}
+        if room not in rooms and len(rooms) >= self.max_rooms:
             raise InvalidRecordError("room", f"already present in {self.max_rooms} rooms")
         before = [r for r in self._records(room) if r.connection_id != connection_id]
         old = present.get(room, {})
-        since = old.get("since") if room in protocol.rooms_present(record) else None
+        since = old.get("since")
         present[room] = {
             "data": clean,
             "since": since if since is not None else now,
@@ -319,7 +318,8 @@ class Presence:
 
     def _withdraw(self, record: Any, rooms: Iterable[str]) -> None:
         """Remove a connection's presence in ``rooms`` from the registry (quietly when the
-        connection is gone already)."""
+        connection is gone already). Only the memberships: a metadata entry of a room the
+        connection is not in counts for nothing, and its next ``enter`` drops it."""
         registry = self.registry
         rooms = set(rooms)
         remaining = protocol.rooms_present(record) - rooms
@@ -328,14 +328,6 @@ class Presence:
                 registry.leave(record.connection_id, protocol.group_of(room))
             if not remaining:
                 registry.leave(record.connection_id, protocol.SWEEP_GROUP)
-            present = protocol.entries(record)
-            if any(room in present for room in rooms):
-                kept = {k: v for k, v in present.items() if k not in rooms}
-                registry.update(
-                    record.connection_id,
-                    metadata={protocol.METADATA_KEY: kept},
-                    merge_metadata=True,
-                )
         except ConnectionNotFound:
             pass  # deleted meanwhile: its memberships went with it
 
