@@ -182,8 +182,6 @@ def part_dynamodb(members: int) -> tuple[list[tuple[str, str, str, float]], floa
         for n in range(100):
             populate(registry, fresh[n::100], f"r{n}", time.time())
         counter.take()
-        window = time.time() - cutoff - 0.5  # the first 100 are past it, the rest inside
-        sweeper = Presence(registry=registry, sender=NullSender(), heartbeat=1.0, timeout=window)
         started = time.perf_counter()
         quiet = Presence(registry=registry, sender=NullSender(), heartbeat=1.0, timeout=3600)
         summary = quiet.sweep()
@@ -199,7 +197,10 @@ def part_dynamodb(members: int) -> tuple[list[tuple[str, str, str, float]], floa
             )
         )
         started = time.perf_counter()
-        summary = sweeper.sweep()
+        at = time.time()
+        window = at - cutoff - 0.5  # the first 100 are past it, the rest inside
+        sweeper = Presence(registry=registry, sender=NullSender(), heartbeat=1.0, timeout=window)
+        summary = sweeper.sweep(now=at)
         ms = (time.perf_counter() - started) * 1000
         calls = counter.take()
         assert summary["removed"] == len(stale), summary

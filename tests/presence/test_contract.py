@@ -312,3 +312,21 @@ def test_state_survives_a_new_presence_object(harness: Harness) -> None:
     fresh = Presence(registry=harness.registry, sender=harness.client.sender)
     (member,) = fresh.members("lobby")
     assert (member.user_id, member.data) == ("ann", {"name": "Ann"})
+
+
+def test_entering_again_refreshes_data_and_state_without_a_second_join(harness: Harness) -> None:
+    ann, bob = harness.connect("ann"), harness.connect("bob")
+    harness.enter(ann, "lobby", {"v": 1})
+    harness.enter(bob, "lobby")
+    harness.frames(ann)
+    harness.frames(bob)
+    since = harness.presence.members("lobby")[0].since
+    harness.enter(ann, "lobby", {"v": 2})
+    (state,) = harness.frames(ann)
+    assert state["type"] == "presence.state" and _users(state) == ["ann", "bob"]
+    (update,) = harness.frames(bob)
+    assert update["type"] == "presence.update" and update["members"][0]["data"] == {"v": 2}
+    harness.enter(ann, "lobby", {"v": 2})  # same data: nothing for the others
+    assert _types(harness.frames(ann)) == ["presence.state"]
+    assert harness.frames(bob) == []
+    assert harness.presence.members("lobby")[0].since == since  # still present since then

@@ -153,7 +153,7 @@ class Presence:
         present = {k: v for k, v in protocol.entries(record).items() if k in rooms}
         if room not in rooms and len(rooms) >= self.max_rooms:
             raise InvalidRecordError("room", f"already present in {self.max_rooms} rooms")
-        before = [r for r in self._records(room) if r.connection_id != connection_id]
+        before = self._records(room)  # with this connection when it is re-entering
         old = present.get(room, {})
         since = old.get("since")
         present[room] = {
@@ -162,13 +162,14 @@ class Presence:
             "at": now,
             "entered": now,
         }
-        registry.join(connection_id, protocol.group_of(room))
+        if room not in rooms:
+            registry.join(connection_id, protocol.group_of(room))
         if protocol.SWEEP_GROUP not in record.rooms:
             registry.join(connection_id, protocol.SWEEP_GROUP)
         record = registry.update(
             connection_id, metadata={protocol.METADATA_KEY: present}, merge_metadata=True
         )
-        after = [*before, record]
+        after = [*(r for r in before if r.connection_id != connection_id), record]
         # The one entering first (it waits for the list), then the others. With acked delivery
         # the sync comes before the join is numbered, so the client takes the join after it.
         seq = self._sync(connection_id, room)
@@ -180,7 +181,9 @@ class Presence:
             for frame in frames:
                 self.sender.send(connection_id, frame)
         except ConnectionGoneError:
-            self._withdraw(record, {room})  # pruned already; quiet when it is
+            # Pruned by the sender already (quiet then); the others hear of it if they knew.
+            self._withdraw(record, {room})
+            self._announce(room, before, after[:-1], exclude=set())
             raise
         self._announce(room, before, after, exclude={connection_id})
         return members[protocol.member_key(record)[0]]
