@@ -128,3 +128,19 @@ def test_requests_per_operation_are_bounded_and_never_scan(
     assert log.take() == ["Query", "BatchGetItem"]  # nothing stale: reads only
     for op in first + leave:
         assert op != "Scan"
+
+
+def test_messages_right_after_connect_make_no_request(
+    counted: tuple[DynamoDBRegistry, RequestLog],
+) -> None:
+    registry, log = counted
+    presence = _presence(registry, heartbeat=30.0)
+    registry.store("c1")  # what $connect does
+    presence.connected("c1")  # what the middleware then notes
+    start = registry.get("c1").last_activity
+    log.take()
+    for second in range(25):
+        presence.alive("c1", start + second)
+    assert log.take() == []
+    assert presence.alive("c1", start + 31) is True
+    assert log.take() == ["UpdateItem"]

@@ -121,6 +121,12 @@ class PresenceMiddleware:
         if kind == "MESSAGE":
             self._quietly(self.presence.alive, event.connection_id)
             return call_next(event)
+        if kind == "CONNECT":
+            response = call_next(event)
+            # $connect just wrote lastActivity (ws_store_connection): no heartbeat write is
+            # due for an interval, so the first messages make no refused conditional request.
+            self.presence.connected(event.connection_id)
+            return response
         if kind != "DISCONNECT":
             return call_next(event)
         record = self._quietly(self.presence.registry.get, event.connection_id)

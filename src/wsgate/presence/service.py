@@ -268,6 +268,11 @@ class Presence:
         self._remember(connection_id, at)
         return written
 
+    def connected(self, connection_id: str, now: float | None = None) -> None:
+        """Note that the connection's record was just stored (its ``$connect`` wrote the last
+        activity), so :meth:`alive` skips the registry for one interval. No I/O."""
+        self._remember(connection_id, self.clock() if now is None else now)
+
     # --- the sweep -------------------------------------------------------------------------
 
     def sweep(self, now: float | None = None) -> dict[str, int]:
