@@ -74,7 +74,7 @@ def test_disconnect_removes_presence_at_once(start_emulator: Any) -> None:
 
 
 def test_a_ghost_leaves_within_the_window_when_disconnect_is_dropped(start_emulator: Any) -> None:
-    heartbeat, timeout = 0.5, 1.5
+    heartbeat, timeout = 0.5, 3.0
     app, presence = make_app(heartbeat=heartbeat, timeout=timeout)
     running = start_emulator(app, faults=Faults(drop_disconnect=1.0))
     with connect(f"{running.ws_url}?user=ann") as ann, heartbeating(ann, heartbeat):
@@ -88,7 +88,7 @@ def test_a_ghost_leaves_within_the_window_when_disconnect_is_dropped(start_emula
         leave = _next(ann, "presence.leave", 20)
         waited = time.monotonic() - gone_at
         assert [m["userId"] for m in leave["members"]] == ["bob"]
-        # The window (1.5 s) plus the emulator's 1 s sweep period, with room for a busy machine;
+        # The window (3 s) plus the emulator's 1 s sweep period, with room for a busy machine;
         # and not before the window: ann's heartbeats kept her, bob's silence removed him.
         assert timeout - 0.2 <= waited < timeout + 1 + 8
         assert [m.user_id for m in presence.members("lobby")] == ["ann"]

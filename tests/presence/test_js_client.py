@@ -23,7 +23,7 @@ TESTS = Path(__file__).parent / "js"
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_the_js_presence_client_passes_its_node_tests(start_emulator: Any) -> None:
     assert NODE is not None
-    app, _ = make_app(heartbeat=0.3, timeout=0.9)
+    app, _ = make_app(heartbeat=0.5, timeout=3.0)
     running = start_emulator(app)
     env = {
         **os.environ,
