@@ -31,12 +31,50 @@
   });
   window.chatClient = client; // for the browser tests and the console
 
+  // Who is online, per joined room (wsgate-presence.js): one entry per user however many tabs,
+  // updated live; heartbeats and re-entering after a reconnect are the add-on's.
+  const online = new Map(); // room -> presence room
+  window.chatPresence = online;
+  function renderOnline() {
+    const box = $("online");
+    box.replaceChildren();
+    for (const [room, presence] of online) {
+      const h = document.createElement("h2");
+      h.textContent = `${room} (${presence.list().length} online)`;
+      const ul = document.createElement("ul");
+      ul.dataset.room = room;
+      for (const m of presence.list()) {
+        const li = document.createElement("li");
+        li.className = "member";
+        li.textContent = (m.data && m.data.name) || (m.anonymous ? "anonymous" : m.userId);
+        if (m.connections > 1) li.title = `${m.connections} tabs`;
+        ul.append(li);
+      }
+      box.append(h, ul);
+    }
+  }
+  function enterPresence(room) {
+    if (online.has(room)) return;
+    const presence = client.presence(room, { data: { name: name || "anonymous" } });
+    presence.onChange(renderOnline);
+    online.set(room, presence);
+    renderOnline();
+  }
+  function leavePresence(room) {
+    const presence = online.get(room);
+    if (!presence) return;
+    presence.leave();
+    online.delete(room);
+    renderOnline();
+  }
+
   function send(obj) {
     if (!client.send(obj)) line([text("not connected")], "error");
   }
 
   function onMessage(msg) {
     if (!msg || typeof msg !== "object") { line([text(msg)]); return; }
+    if (typeof msg.type === "string" && msg.type.startsWith("presence.")) return; // the online list
     switch (msg.type) {
       case "message": line([text(`[${msg.room}] `), strong(msg.user), text(": " + msg.text)], "message"); break;
       case "joined": line([strong(msg.user), text(` joined ${msg.room}`)], "notice"); break;
@@ -62,13 +100,18 @@
     line([text(`missed messages in ${e.stream.slice(5)} that are no longer kept`)], "error");
   });
 
-  $("set-name").onclick = () => { name = $("name").value.trim(); send({ action: "setName", name: $("name").value }); };
-  $("join").onclick = () => { rooms.add($("room").value); send({ action: "join", room: $("room").value }); };
+  $("set-name").onclick = () => {
+    name = $("name").value.trim();
+    for (const presence of online.values()) presence.data = { name }; // re-entries carry it
+    send({ action: "setName", name: $("name").value }); // the server re-enters under the name
+  };
+  $("join").onclick = () => { rooms.add($("room").value); send({ action: "join", room: $("room").value }); enterPresence($("room").value); };
   $("leave").onclick = () => {
     const room = $("room").value;
     rooms.delete(room);
     client.forget(`room:${room}`);
     send({ action: "leave", room });
+    leavePresence(room);
   };
   $("send-form").onsubmit = (e) => {
     e.preventDefault();

@@ -3,7 +3,8 @@
 API (all under ``/_wsgate/api/``):
 
 - ``GET connections``: live connections with user, rooms (from the app's registry), connected-at,
-  last activity and message counts;
+  last activity and message counts; and ``presence``: each presence room (``wsgate.presence``)
+  with its members (user, data, connection ids);
 - ``POST connections/{id}/messages`` (raw body): send to one connection (410 when gone);
 - ``DELETE connections/{id}``: disconnect it (``$disconnect`` sees 1000);
 - ``POST broadcast`` (raw body): send to every live connection;
@@ -17,6 +18,7 @@ JSON at ``/_wsgate/asyncapi.json``; see :mod:`wsgate.asyncapi`).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
@@ -110,14 +112,14 @@ class Dashboard:
     def app_file(self, path: str, keep: bool) -> bytes | None:
         """The app's own web file for ``GET path`` (only web file types), or None.
 
-        ``/wsgate-client.js`` is wsgate's delivery client, shipped in the package, unless the
-        app's folder has a file of that name.
+        ``/wsgate-client.js`` (the delivery client) and ``/wsgate-presence.js`` (its presence
+        add-on) are shipped in the package, unless the app's folder has a file of that name.
         """
         root = self._static_root
-        if path == "/wsgate-client.js" and (root is None or not (root / path[1:]).is_file()):
-            from wsgate.delivery import client_js_path
-
-            body = client_js_path().read_bytes()
+        shipped = {"/wsgate-client.js": "wsgate.delivery", "/wsgate-presence.js": "wsgate.presence"}
+        if path in shipped and (root is None or not (root / path[1:]).is_file()):
+            module = importlib.import_module(shipped[path])
+            body = module.client_js_path().read_bytes()
             return response(200, body, keep_alive=keep, content_type=_TYPES[".js"])
         if root is None:
             return None
@@ -229,11 +231,16 @@ class Dashboard:
         rows = [self.describe(s) for s in sessions]
         ids = [row["connectionId"] for row in rows]
         records = await asyncio.to_thread(self._records, ids)
+        from wsgate.presence.protocol import presence_by_room, room_of
+
         for row in rows:
             record = records.get(row["connectionId"])
             row["userId"] = getattr(record, "user_id", None)
-            row["rooms"] = sorted(getattr(record, "rooms", ()) or ())
-        return _json({"connections": rows, "recent": list(self.feed.recent)}, keep)
+            rooms = getattr(record, "rooms", ()) or ()
+            row["rooms"] = sorted(r for r in rooms if room_of(r) is None and r != "wsgate.presence")
+        presence = presence_by_room(r for r in records.values() if r is not None)
+        body = {"connections": rows, "presence": presence, "recent": list(self.feed.recent)}
+        return _json(body, keep)
 
     def _records(self, ids: list[str]) -> dict[str, Any]:
         """Registry records for ``ids`` (user, rooms); empty when no registry is usable."""

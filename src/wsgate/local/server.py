@@ -387,18 +387,21 @@ class Emulator:
             await self._server.serve_forever()
 
     async def _sweep_delivery(self) -> None:
-        """Redeliver unacked ``wsgate.delivery`` messages every second: the local stand-in for
-        the deployed EventBridge schedule that calls ``delivery.scheduled_handler``."""
+        """Redeliver unacked ``wsgate.delivery`` messages and sweep ``wsgate.presence`` every
+        second: the local stand-in for the deployed EventBridge schedules that call their
+        ``scheduled_handler``."""
         while True:
             await asyncio.sleep(DELIVERY_SWEEP_INTERVAL)
             handler = self.app.handler if self.app is not None else None
-            delivery = getattr(getattr(handler, "__self__", None), "delivery", None)
-            if delivery is None:
-                continue
-            try:
-                await asyncio.to_thread(delivery.scheduled_handler, {}, None)
-            except Exception:
-                logger.exception("delivery sweep failed")
+            # app.delivery (redelivery) and app.presence (ghost removal), set by their enable().
+            for name in ("delivery", "presence"):
+                part = getattr(getattr(handler, "__self__", None), name, None)
+                if part is None:
+                    continue
+                try:
+                    await asyncio.to_thread(part.scheduled_handler, {}, None)
+                except Exception:
+                    logger.exception("%s sweep failed", name)
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)

@@ -82,9 +82,38 @@
     for (const m of messages) if (!selected || m.connectionId === selected) appendMessage(m);
   }
 
+  function renderPresence(rooms) {
+    const box = $("presence");
+    box.replaceChildren();
+    const names = Object.keys(rooms || {});
+    for (const room of names) {
+      const div = document.createElement("div");
+      div.className = "presence-room";
+      div.dataset.room = room;
+      const h = document.createElement("h3");
+      h.textContent = `${room} (${rooms[room].length})`;
+      const ul = document.createElement("ul");
+      for (const m of rooms[room]) {
+        const li = document.createElement("li");
+        li.className = "member";
+        li.dataset.user = m.userId;
+        const data = Object.keys(m.data || {}).length ? " " + JSON.stringify(m.data) : "";
+        li.textContent = `${m.userId}${data} · ${m.connections.length} connection(s) · since ${time(m.since)}`;
+        ul.append(li);
+      }
+      div.append(h, ul);
+      box.append(div);
+    }
+    $("presence-count").textContent = names.length;
+    $("presence-empty").hidden = names.length > 0;
+  }
+
   async function refresh() {
     const { status, data } = await call("GET", "connections");
-    if (status === 200) renderConnections(data.connections);
+    if (status === 200) {
+      renderConnections(data.connections);
+      renderPresence(data.presence);
+    }
     return data;
   }
   function refreshSoon() {
