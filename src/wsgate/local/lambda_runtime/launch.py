@@ -112,7 +112,9 @@ def python_interpreter(runtime: str, explicit: str | None = None) -> str:
     with _probe_lock:
         if runtime not in _probed:
             _probed[runtime] = _probe(f"python{wanted}", wanted)
-            if _probed[runtime] is None:
+            if _probed[runtime] is not None:
+                logger.info("functions of runtime %s run on %s", runtime, _probed[runtime])
+            else:
                 logger.warning(
                     "%s is not on PATH: functions of runtime %s run on %s (Python %d.%d)",
                     f"python{wanted}",
