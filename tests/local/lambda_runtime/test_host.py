@@ -112,3 +112,17 @@ def test_sdk_installed_once_then_reused(tmp_path: Path, monkeypatch: pytest.Monk
     assert first == second and first.is_dir() and node_sdk.is_installed()
     assert calls.read_text() == "run\n" and len(progress) == 1
     assert node_sdk.main(["path"]) == 0
+
+
+def test_prepare_checks_code_roots(tmp_path: Path) -> None:
+    good = Spec("Good", "Good", PYTHON, "app.handler", tmp_path)
+    missing = Spec("Gone", "Gone", PYTHON, "app.handler", tmp_path / "nowhere")
+    host = FunctionHost({"Good": good})
+    host.prepare()
+    host.close()
+    host = FunctionHost({"Good": good, "Gone": missing})
+    try:
+        with pytest.raises(ConfigurationError, match="nowhere"):
+            host.prepare()
+    finally:
+        host.close()

@@ -312,3 +312,25 @@ def test_two_functions_same_file_name_different_variables(make_pool: FnFactory) 
     b = node_pool(make_pool, code, name="B", environment={"WHO": "b"})
     assert a.invoke({}).payload == ["a", str(Path(a.spec.code_root))]
     assert b.invoke({}).payload == ["b", str(Path(b.spec.code_root))]
+
+
+def test_plain_return_is_not_the_result_but_context_succeed_is(make_pool: FnFactory) -> None:
+    pool = node_pool(
+        make_pool,
+        {
+            "index.js": """
+                exports.plain = (event) => 5;
+                exports.succeed = (event, context) => { setTimeout(() => context.succeed(7), 10); };
+            """
+        },
+        handler="index.plain",
+    )
+    result = pool.invoke({})
+    assert result.error is None and result.payload is None
+    succeed = node_pool(
+        make_pool,
+        {"index.js": "exports.succeed = (e, context) => { context.succeed(7); };"},
+        name="Succeed",
+        handler="index.succeed",
+    )
+    assert succeed.invoke({}).payload == 7

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from wsgate.exceptions import ConfigurationError
@@ -105,6 +106,21 @@ class FunctionPool:
         self._closed = False
         self._service: RuntimeService | None = None
         self._node_path: tuple[str, ...] | None = None
+
+    def prepare(self) -> None:
+        """Check what a first call needs, ahead of it (call at startup; optional).
+
+        Installs the Node.js SDK into its cache if this is a Node.js function and it is not
+        there yet (one progress line), so the first call does not wait for npm.
+
+        Raises:
+            ConfigurationError: The code root is not a folder.
+        """
+        root = Path(self.spec.code_root)
+        if not root.is_dir():
+            raise ConfigurationError(f"the code root of {self.spec.name} is not a folder: {root}")
+        if self.node_sdk and self._node_path is None:
+            self._node_path = self._sdk_path()
 
     @property
     def instances(self) -> int:
@@ -306,6 +322,15 @@ class FunctionHost:
                 pool = FunctionPool(self.functions[logical_id], **self.pool_kwargs)
                 self._pools[logical_id] = pool
             return pool
+
+    def prepare(self) -> None:
+        """:meth:`FunctionPool.prepare` every function (startup checks, SDK install).
+
+        Raises:
+            ConfigurationError: A runtime is not supported or a code root is missing.
+        """
+        for logical_id in self.functions:
+            self.pool(logical_id).prepare()
 
     def restart(self, logical_ids: Sequence[str] | None = None) -> None:
         """Restart some (default: all) functions' pools (``--reload``)."""
