@@ -334,3 +334,19 @@ def test_plain_return_is_not_the_result_but_context_succeed_is(make_pool: FnFact
         handler="index.succeed",
     )
     assert succeed.invoke({}).payload == 7
+
+
+def test_node_options_words_reach_node_even_with_spaces(
+    make_pool: FnFactory, tmp_path: Path
+) -> None:
+    hook = tmp_path / "hook dir" / "pre load.cjs"
+    hook.parent.mkdir()
+    hook.write_text("globalThis.preloaded = 'yes';\n")
+    pool = node_pool(
+        make_pool,
+        {"index.js": "exports.handler = async () => globalThis.preloaded ?? 'no';"},
+        node_options=["--require", str(hook)],
+    )
+    result = pool.invoke({})
+    assert result.error is None, result.error
+    assert result.payload == "yes"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from support import wait_until
 from wsgate.local.lambda_runtime import FunctionPool
 
 from .conftest import LogLines
@@ -69,7 +71,8 @@ def test_context_fields_and_remaining_time(make_pool: FnFactory) -> None:
     assert ids[0] == result.request_id
     assert ids[1:3] == ["Ctx", "$LATEST"]
     assert ids[3] == "arn:aws:lambda:us-east-1:123456789012:function:Ctx"
-    assert ids[4] == "128" and ids[5] == "/aws/lambda/Ctx" and ids[6]
+    assert ids[4] == "128" and ids[5] == "/aws/lambda/Ctx"
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", ids[6])
     assert 3000 < result.payload["before"] <= 5000
     assert result.payload["after"] <= result.payload["before"] - 250
 
@@ -402,3 +405,83 @@ def test_missing_interpreter_is_an_error_result(make_pool: FnFactory, tmp_path: 
     result = pool.invoke({})
     assert result.error is not None and result.error["errorType"] == "Runtime.InvalidEntrypoint"
     assert "no-such-python" in result.error["errorMessage"]
+
+
+def test_a_killed_instance_takes_what_it_started_with_it(
+    make_pool: FnFactory, logs: LogLines
+) -> None:
+    pool = make_pool(
+        {
+            "app.py": """
+                import subprocess, sys, time
+                def handler(event, context):
+                    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+                    print("child", child.pid, flush=True)
+                    time.sleep(60)
+            """
+        },
+        timeout=1.0,
+    )
+    assert pool.invoke({}).timed_out
+    child = int(logs.wait("Fn", "child ").split()[1])
+    wait_until(lambda: not _alive(child), 10, f"the function's child {child} to end")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie nobody reaped yet is dead too
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_many_threads_share_a_bounded_pool(make_pool: FnFactory) -> None:
+    pool = make_pool(APP, max_instances=3)
+    results = []
+    lock = threading.Lock()
+
+    def worker(k: int) -> None:
+        for n in range(5):
+            result = pool.invoke({"n": k * 10 + n, "sleep": 0.05})
+            with lock:
+                results.append(result)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(results) == 60 and all(r.error is None for r in results)
+    assert sorted(r.payload["event"]["n"] for r in results) == sorted(
+        k * 10 + n for k in range(12) for n in range(5)
+    )
+    assert len({r.payload["pid"] for r in results}) <= 3
+    assert sum(r.cold for r in results) == pool.instances <= 3
+
+
+def test_close_does_not_hang_on_a_child_that_left_the_process_group(
+    make_pool: FnFactory, logs: LogLines
+) -> None:
+    pool = make_pool(
+        {
+            "app.py": """
+                import os, subprocess, sys
+                def handler(event, context):
+                    code = "import time; time.sleep(60)"
+                    child = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+                    print("escaped", child.pid, flush=True)
+                    return None
+            """
+        }
+    )
+    assert pool.invoke({}).error is None
+    escaped = int(logs.wait("Fn", "escaped ").split()[1])
+    try:
+        began = time.monotonic()
+        pool.close()
+        assert time.monotonic() - began < 20
+    finally:
+        os.kill(escaped, 9)

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import sysconfig
 import threading
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +150,13 @@ def _base_env() -> dict[str, str]:
     }
 
 
+def _node_option_word(word: str) -> str:
+    # NODE_OPTIONS splits on spaces; a word with spaces or quotes is double-quoted, escaped.
+    if word and not any(c.isspace() or c in '"\\' for c in word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _execution_env(runtime: str) -> str:
     return f"AWS_Lambda_{runtime}"
 
@@ -195,7 +204,9 @@ def build_launch(
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST/wsgate-local",
+            # One stream per execution environment, named as Lambda names them.
+            "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/", time.gmtime())
+            + f"[$LATEST]{uuid.uuid4().hex}",
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
             "AWS_EXECUTION_ENV": _execution_env(spec.runtime),
             "_HANDLER": spec.handler,
@@ -217,7 +228,7 @@ def build_launch(
         env["LAMBDA_RUNTIME_DIR"] = str(NODE_RUNTIME_DIR)
         env["NODE_PATH"] = os.pathsep.join([*node_path, str(code_root)])
         if node_options:
-            env["NODE_OPTIONS"] = " ".join(node_options)
+            env["NODE_OPTIONS"] = " ".join(_node_option_word(word) for word in node_options)
         argv = (shutil.which("node") or "node", str(NODE_RUNTIME_DIR / "bootstrap.mjs"))
     env.update(extra_env)
     return Launch(argv=argv, cwd=code_root, env=env)
