@@ -485,3 +485,17 @@ def test_close_does_not_hang_on_a_child_that_left_the_process_group(
         assert time.monotonic() - began < 20
     finally:
         os.kill(escaped, 9)
+
+
+def test_init_that_never_ends_is_cut_at_the_init_limit(make_pool: FnFactory) -> None:
+    pool = make_pool(
+        {"app.py": "import time\ntime.sleep(60)\ndef handler(e, c):\n    return 1\n"},
+        init_timeout=1.0,
+        timeout=30.0,
+    )
+    began = time.monotonic()
+    result = pool.invoke({})
+    assert time.monotonic() - began < 15
+    assert result.timed_out and result.error is not None
+    assert "Init timed out after 1.00 seconds" in result.error["errorMessage"]
+    assert pool.instances == 0
