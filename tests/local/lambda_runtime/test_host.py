@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -126,3 +128,26 @@ def test_prepare_checks_code_roots(tmp_path: Path) -> None:
             host.prepare()
     finally:
         host.close()
+
+
+def test_two_processes_never_install_at_once(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    npm = tmp_path / "npm"
+    npm.write_text(
+        f"#!/bin/sh\necho start >> {calls}\nsleep 1\necho end >> {calls}\n"
+        "mkdir -p node_modules/@aws-sdk\n"
+    )
+    npm.chmod(0o755)
+    code = (
+        "from wsgate.local.lambda_runtime import node_sdk; "
+        f"print(node_sdk.ensure_sdk(progress=lambda line: None, npm={str(npm)!r}))"
+    )
+    env = {**os.environ, "WSGATE_NODE_SDK_DIR": str(tmp_path / "sdk")}
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=60)[0].strip() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0]
+    assert outputs[0] == outputs[1] and outputs[0].endswith("node_modules")
+    assert calls.read_text() == "start\nend\n"
