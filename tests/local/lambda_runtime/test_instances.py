@@ -90,6 +90,7 @@ def test_restart_replaces_instances_with_new_code(make_pool: FnFactory) -> None:
     pool.restart()
     result = pool.invoke({})
     assert result.payload == "v2" and result.cold
+    assert not (pool.spec.code_root / "__pycache__").exists()  # read-only, as on Lambda
 
 
 def test_close_leaves_no_process(make_pool: FnFactory) -> None:

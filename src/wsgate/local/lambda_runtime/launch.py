@@ -30,6 +30,8 @@ __all__ = [
     "FunctionLike",
     "Launch",
     "build_launch",
+    "forget_bytecode",
+    "pycache_dir",
     "python_interpreter",
     "runtime_kind",
 ]
@@ -142,6 +144,28 @@ def _probe(name: str, version: str) -> str | None:
     return path if out.returncode == 0 and out.stdout.strip() == version else None
 
 
+def pycache_dir() -> Path:
+    """Where function processes keep their bytecode (``$XDG_CACHE_HOME/wsgate/pycache``)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser().resolve() / "wsgate" / "pycache"
+
+
+def forget_bytecode(code_root: Path) -> None:
+    """Drop the cached bytecode of one code root (``--reload``: an edit made within the same
+    second as the last compile, with the same size, would otherwise look up to date)."""
+    root = Path(code_root).resolve()
+    top = pycache_dir()
+    folder = top / root.relative_to(root.anchor)
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in folder.parents:  # and the folders it leaves empty
+        if parent == top or top not in parent.parents:
+            break
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+
+
 def _base_env() -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -223,7 +247,15 @@ def build_launch(
         if Path(interpreter).resolve() != Path(sys.executable).resolve():
             paths.append(sysconfig.get_paths()["purelib"])
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        argv: tuple[str, ...] = (interpreter, str(PYTHON_RUNTIME_DIR / "bootstrap.py"))
+        # Bytecode goes to a cache of its own, never into the app's folder (Lambda's code root
+        # is read-only), and is kept for the next cold start (for another interpreter too).
+        prefix = f"pycache_prefix={pycache_dir()}"
+        argv: tuple[str, ...] = (
+            interpreter,
+            "-X",
+            prefix,
+            str(PYTHON_RUNTIME_DIR / "bootstrap.py"),
+        )
     else:
         env["LAMBDA_RUNTIME_DIR"] = str(NODE_RUNTIME_DIR)
         env["NODE_PATH"] = os.pathsep.join([*node_path, str(code_root)])

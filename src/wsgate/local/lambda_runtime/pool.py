@@ -22,7 +22,13 @@ from typing import Any
 from wsgate.exceptions import ConfigurationError
 from wsgate.local.lambda_runtime.api import MAX_PAYLOAD, Invocation, Outcome
 from wsgate.local.lambda_runtime.instance import Instance
-from wsgate.local.lambda_runtime.launch import FunctionLike, Launch, build_launch, runtime_kind
+from wsgate.local.lambda_runtime.launch import (
+    FunctionLike,
+    Launch,
+    build_launch,
+    forget_bytecode,
+    runtime_kind,
+)
 from wsgate.local.lambda_runtime.logs import LogSink, terminal_log
 from wsgate.local.lambda_runtime.service import RuntimeService
 
@@ -174,6 +180,8 @@ class FunctionPool:
     def restart(self) -> None:
         """Replace every instance on its next use (``--reload``): warm ones are killed now,
         busy ones when their call ends."""
+        if self.kind == "python":
+            forget_bytecode(self.spec.code_root)
         with self._cond:
             self._generation += 1
             idle, self._idle = self._idle, []
@@ -196,6 +204,8 @@ class FunctionPool:
             self._stop(instance, service)
         if service is not None:
             service.release()
+        if self.kind == "python":  # the app's bytecode is not kept past the emulator's run
+            forget_bytecode(self.spec.code_root)
 
     # --- instances -------------------------------------------------------------------------
 

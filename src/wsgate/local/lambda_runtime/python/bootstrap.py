@@ -148,9 +148,6 @@ def main() -> None:
     root = os.environ["LAMBDA_TASK_ROOT"]
     # The script's own folder is not an import root; the code root is, first (as /var/task is).
     sys.path[:] = [root, *(p for p in sys.path if p and os.path.abspath(p) != _HERE)]
-    # Lambda's code root is read-only: no __pycache__ is written into the app's folder (and a
-    # --reload never runs bytecode older than an edit made within the same second).
-    sys.dont_write_bytecode = True
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     client = _Client(os.environ["AWS_LAMBDA_RUNTIME_API"])
