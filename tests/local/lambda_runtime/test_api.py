@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from wsgate.local.lambda_runtime import FunctionPool
 from wsgate.local.lambda_runtime.api import MAX_PAYLOAD, Invocation, RuntimeEndpoint
+from wsgate.local.lambda_runtime.launch import Launch
 from wsgate.local.lambda_runtime.service import RuntimeService
+
+from .conftest import PYTHON, Spec
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -124,3 +130,31 @@ def test_deadline_passes_times_out(api: Api) -> None:
     outcome = invocation.done.result(10)
     assert outcome.timed_out and api.timeouts == [True]
     assert outcome.error is not None and outcome.error["errorType"] == "Sandbox.Timedout"
+
+
+def test_a_response_that_is_not_json_comes_back_as_text(tmp_path: Path) -> None:
+    # A runtime other than wsgate's bootstraps (a custom one) that answers with plain text.
+    script = tmp_path / "fake_runtime.py"
+    script.write_text(
+        "import http.client, os\n"
+        "host, port = os.environ['AWS_LAMBDA_RUNTIME_API'].split(':')\n"
+        "conn = http.client.HTTPConnection(host, int(port))\n"
+        "conn.request('GET', '/2018-06-01/runtime/invocation/next')\n"
+        "response = conn.getresponse(); response.read()\n"
+        "rid = response.getheader('Lambda-Runtime-Aws-Request-Id')\n"
+        "conn.request('POST', f'/2018-06-01/runtime/invocation/{rid}/response', body=b'plain')\n"
+        "conn.getresponse().read()\n"
+    )
+    spec = Spec("F", "F", PYTHON, "app.handler", tmp_path)
+
+    class ScriptPool(FunctionPool):
+        def _launch(self, address: str) -> Launch:
+            launch = super()._launch(address)
+            return Launch((sys.executable, str(script)), launch.cwd, launch.env)
+
+    pool = ScriptPool(spec, log=lambda name, line: None)
+    try:
+        result = pool.invoke({})
+    finally:
+        pool.close()
+    assert result.error is None and result.payload == "plain"

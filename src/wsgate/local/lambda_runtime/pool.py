@@ -173,7 +173,7 @@ class FunctionPool:
                 break
         payload = None
         if outcome.payload is not None and outcome.error is None:
-            payload = json.loads(outcome.payload) if outcome.payload.strip() else None
+            payload = _decode(outcome.payload)
         duration = (time.perf_counter() - began) * 1000
         return InvokeResult(request_id, payload, outcome.error, outcome.timed_out, cold, duration)
 
@@ -302,3 +302,13 @@ class FunctionPool:
         except NodeSdkError as exc:
             self.log(self.spec.name, f"[wsgate] the AWS SDK for JavaScript is not available: {exc}")
             return ()
+
+
+def _decode(body: bytes) -> Any:
+    """The response as JSON; a runtime that posts something else gets its text back."""
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
