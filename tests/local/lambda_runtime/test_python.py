@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import wsgate
 from wsgate.local.lambda_runtime import FunctionPool
 
 from .conftest import APP, LogLines
@@ -294,3 +296,30 @@ def test_missing_interpreter_is_an_error_result(make_pool: FnFactory, tmp_path: 
     result = pool.invoke({})
     assert result.error is not None and result.error["errorType"] == "Runtime.InvalidEntrypoint"
     assert "no-such-python" in result.error["errorMessage"]
+
+
+def test_a_wsgate_app_runs_unchanged_as_a_function(make_pool: FnFactory) -> None:
+    from wsgate.testing.factories import message_event
+
+    pool = make_pool(
+        {
+            "app.py": """
+                import wsgate
+                from wsgate import WebSocketApp
+
+                app = WebSocketApp()
+
+                @app.route("echo", two_way=True)
+                def echo(event):
+                    return {"echo": event.json["text"], "from": wsgate.__file__}
+            """
+        },
+        handler="app.app",
+    )
+    result = pool.invoke(message_event({"action": "echo", "text": "hi"}, route_key="echo"))
+    assert result.error is None, result.error
+    assert result.payload["statusCode"] == 200
+    body = json.loads(result.payload["body"])
+    assert body["echo"] == "hi"
+    # The same wsgate as the emulator's (the function imports it from where it is installed).
+    assert body["from"] == wsgate.__file__
