@@ -12,6 +12,7 @@ import pytest
 
 import wsgate
 from wsgate.local.lambda_runtime import FunctionPool
+from wsgate.local.lambda_runtime.launch import DUMMY_CREDENTIALS
 
 from .conftest import APP, LogLines
 
@@ -219,7 +220,7 @@ def test_boto3_imports_in_the_function(make_pool: FnFactory) -> None:
     )
     result = pool.invoke({})
     assert result.error is None, result.error
-    assert result.payload == ["us-east-1", os.environ.get("X", "ASIAWSGATELOCAL00000")]
+    assert result.payload == ["us-east-1", DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]]
 
 
 def test_logs_are_prefixed_with_the_function_name(make_pool: FnFactory, logs: LogLines) -> None:
