@@ -34,6 +34,7 @@ class Served:
     runner: TemplateRunner
     emulator: Emulator
     loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
     logs: list[tuple[str, str]]
 
     @property
@@ -59,7 +60,13 @@ class Served:
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.emulator.stop(), self.loop).result(60)
         self.runner.close()
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        _end(self.loop, self.thread)
+
+
+def _end(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(30)
+    loop.close()
 
 
 @pytest.fixture
@@ -80,16 +87,17 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
         runner = TemplateRunner(app, log=log, ca_dir=tmp_path / "ca")
         config = EmulatorConfig(port=0, stage=app.stage, integration_timeout=timeout)
         loop = asyncio.new_event_loop()
-        threading.Thread(target=loop.run_forever, name="template-emulator", daemon=True).start()
+        thread = threading.Thread(target=loop.run_forever, name="template-emulator", daemon=True)
+        thread.start()
         try:
             emulator = asyncio.run_coroutine_threadsafe(
                 start_template(runner, config), loop
             ).result(120)
         except BaseException:
             runner.close()
-            loop.call_soon_threadsafe(loop.stop)
+            _end(loop, thread)
             raise
-        served = Served(app, runner, emulator, loop, logs)
+        served = Served(app, runner, emulator, loop, thread, logs)
         started.append(served)
         return served
 

@@ -31,7 +31,8 @@ def _read_until(stream: IO[str], pattern: str, seen: list[str]) -> re.Match[str]
 
 
 def test_the_sam_chat_example_runs_from_the_command_line(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3] / "src"))
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[3] / "src"))
     env["WSGATE_REGISTRY"] = f"sqlite:///{tmp_path / 'registry.db'}"
     template = EXAMPLES / "sam-chat" / "template.yaml"
     process = subprocess.Popen(
@@ -74,3 +75,5 @@ def test_the_sam_chat_example_runs_from_the_command_line(tmp_path: Path) -> None
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
