@@ -71,11 +71,11 @@ def _end(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
 
 @pytest.fixture
 def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Served]]:
-    """``serve(template_path, stage=..., parameter_overrides=..., timeout=...)``."""
+    """``serve(template_path, stage=..., parameter_overrides=..., timeout=..., reload=...)``."""
     monkeypatch.setenv("WSGATE_REGISTRY", f"sqlite:///{tmp_path / 'registry.db'}")
     started: list[Served] = []
 
-    def start(path: Path, *, timeout: float = 29.0, **options: Any) -> Served:
+    def start(path: Path, *, timeout: float = 29.0, reload: bool = False, **options: Any) -> Served:
         app = load_template_app(path, **options)
         logs: list[tuple[str, str]] = []
         lock = threading.Lock()
@@ -91,7 +91,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
         thread.start()
         try:
             emulator = asyncio.run_coroutine_threadsafe(
-                start_template(runner, config), loop
+                start_template(runner, config, reload=reload), loop
             ).result(120)
         except BaseException:
             runner.close()
