@@ -82,6 +82,7 @@ Resources:
           JSON: !ToJsonString {a: 1}
           COUNT: !Length [1, 2, 3]
           FLAG: true
+          OPTIONAL: !If [IsProd, only-in-prod, !Ref AWS::NoValue]
           NUMBER: 42
 """
 
@@ -124,6 +125,7 @@ def test_every_intrinsic_resolves(tmp_path: Path) -> None:
     assert json.loads(env["JSON"]) == {"a": 1}
     assert env["COUNT"] == "3"
     assert (env["FLAG"], env["NUMBER"]) == ("true", "42")
+    assert "OPTIONAL" not in env  # AWS::NoValue removes the key
 
 
 def test_parameter_override_and_region_change_everything_that_depends_on_them(
@@ -134,6 +136,7 @@ def test_parameter_override_and_region_change_everything_that_depends_on_them(
     assert (env["IF_TRUE"], env["IF_FALSE"], env["IF_OR"]) == ("other", "picked", "or-true")
     assert env["IF_AND"] == "and-false"
     assert env["MAPPED"] == "west"
+    assert env["OPTIONAL"] == "only-in-prod"
     app = load_template_app(tmp_path / "template.yaml", parameter_overrides={"Env": "prod"})
     assert set(app.queues) == {"Queue", "ProdOnly"}  # the condition now holds
     assert set(load_template_app(tmp_path / "template.yaml").queues) == {"Queue"}
@@ -179,3 +182,61 @@ Resources:
     app = load_template_app(tmp_path / "template.yaml", parameter_overrides={"Secret": "s3cr3t"})
     assert app.functions["Fn"].environment["SECRET"] == "s3cr3t"
     assert not any("Secret" in phrase for phrase in app.unsupported)
+
+
+def test_malformed_values_are_named_never_raised(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(
+        """
+Conditions:
+  Named: !Equals [a, b]
+Resources:
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {ProtocolType: WEBSOCKET, RouteSelectionExpression: [not, a, string]}
+  Route:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Api, RouteKey: {a: map}, Target: [x]}
+  Other:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Api, RouteKey: ok, Target: !Select [9, [a]]}
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !If [Named, given, !Ref AWS::NoValue]
+      KeySchema: [{AttributeName: k, KeyType: HASH}]
+      AttributeDefinitions: [{AttributeName: k, AttributeType: S}]
+      Tags: [{Key: {a: 1}, Value: v}]
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties: {VisibilityTimeout: [1, 2]}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: {a: 1}, Runtime: [x], Timeout: soon, CodeUri: 5}
+  Loop:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: !Sub "${Loop.QueueName}"}
+"""
+    )
+    app = load_template_app(tmp_path / "template.yaml")
+    assert app.has_api and app.route_selection_expression == "$request.body.action"
+    assert app.routes["ok"].function is None
+    assert app.functions["Fn"].timeout == 3.0 and app.functions["Fn"].handler == ""
+    joined = " | ".join(app.unsupported)
+    for phrase in ("not a number", "Fn::Select index 9", "table Table", "queue Queue"):
+        assert phrase in joined
+    (tmp_path / "serverless.yml").write_text(
+        """
+service: {name: [odd]}
+provider: {name: aws, stage: [x], websocketsApiRouteSelectionExpression: {a: 1}}
+functions:
+  a: {handler: {x: 1}, events: [{websocket: {route: [1]}}, {websocket: $connect}]}
+  b: not-a-map
+  c: {handler: h.c, events: nope}
+  d: {handler: h.d, events: [{websocket: {route: [1]}}, {websocket: $connect}]}
+"""
+    )
+    app = load_template_app(tmp_path / "serverless.yml")
+    assert app.stage == "dev" and app.route_selection_expression == "$request.body.action"
+    assert app.routes["$connect"].function == "d"
+    assert any(phrase.startswith("function a:") for phrase in app.unsupported)
+    assert any("websocket event without a route" in phrase for phrase in app.unsupported)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsgate.local.apptemplate.functions import read_functions
-from wsgate.local.apptemplate.intrinsics import text
+from wsgate.local.apptemplate.intrinsics import Unresolved
 from wsgate.local.apptemplate.model import (
     AuthorizerSpec,
     QueueSpec,
@@ -71,18 +71,23 @@ def read_tables(stack: Stack) -> dict[str, TableSpec]:
         name = stack.name_of(logical_id)
         kind = stack.resources[logical_id]["Type"]
         build = table_spec if kind == "AWS::DynamoDB::Table" else simple_table_spec
-        tables[logical_id] = build(logical_id, name, resolved)
+        try:
+            tables[logical_id] = build(logical_id, name, resolved)
+        except (Unresolved, TypeError, ValueError, KeyError, AttributeError) as exc:
+            stack.note(f"table {logical_id}: {exc} (not created)")
     return tables
 
 
 def read_queues(stack: Stack) -> dict[str, QueueSpec]:
     """Every ``AWS::SQS::Queue`` of the stack."""
-    return {
-        logical_id: queue_spec(
-            logical_id, stack.name_of(logical_id), stack.resolve(props, logical_id, {})
-        )
-        for logical_id, props in stack.of_type("AWS::SQS::Queue")
-    }
+    queues: dict[str, QueueSpec] = {}
+    for logical_id, props in stack.of_type("AWS::SQS::Queue"):
+        resolved = stack.resolve(props, logical_id, {})
+        try:
+            queues[logical_id] = queue_spec(logical_id, stack.name_of(logical_id), resolved)
+        except (Unresolved, TypeError, ValueError) as exc:
+            stack.note(f"queue {logical_id}: {exc} (not created)")
+    return queues
 
 
 def note_other_resources(stack: Stack) -> None:
@@ -105,10 +110,10 @@ class _Api:
         self.authorizer: AuthorizerSpec | None = None
 
     def _function(self, uri: Any, where: str) -> str | None:
-        resolved = self.stack.resolve(uri, where)
+        resolved = self.stack.resolve_text(uri, where)
         if resolved is None:
             return None
-        logical_id = integration_function(text(resolved), self.by_name)
+        logical_id = integration_function(resolved, self.by_name)
         if logical_id is None:
             self.stack.note(f"{where}: function outside the template ({resolved})")
         return logical_id
@@ -130,13 +135,12 @@ class _Api:
         if websocket:
             self.found = True
             lid, props = websocket[0]
-            expression = stack.resolve(props.get("RouteSelectionExpression"), lid)
-            self.expression = text(expression) if expression else DEFAULT_EXPRESSION
+            expression = stack.resolve_text(props.get("RouteSelectionExpression"), lid)
+            self.expression = expression or DEFAULT_EXPRESSION
         self._read_routes(mine)
         for lid, props in stack.of_type("AWS::ApiGatewayV2::Stage"):
             if self._belongs(props, mine) and stack.stage_name is None:
-                stage = stack.resolve(props.get("StageName"), lid)
-                stack.stage_name = text(stage) if stage is not None else None
+                stack.stage_name = stack.resolve_text(props.get("StageName"), lid)
         for lid, props in stack.of_type("AWS::Serverless::WebSocketApi"):
             self._read_sam_api(lid, props)
 
@@ -152,10 +156,9 @@ class _Api:
         for lid, props in stack.of_type("AWS::ApiGatewayV2::Route"):
             if not self._belongs(props, apis):
                 continue
-            key = stack.resolve(props.get("RouteKey"), lid)
+            key = stack.resolve_text(props.get("RouteKey"), lid)
             if key is None:
                 continue
-            key = text(key)
             route_ids[lid] = key
             function, timeout = self._integration(lid, props, integrations)
             two_way = str(props.get("RouteResponseSelectionExpression")) == "$default"
@@ -173,16 +176,16 @@ class _Api:
     def _integration(
         self, lid: str, props: Mapping[str, Any], integrations: Mapping[str, Any]
     ) -> tuple[str | None, float | None]:
-        target = self.stack.resolve(props.get("Target"), f"route {lid} Target")
+        target = self.stack.resolve_text(props.get("Target"), f"route {lid} Target")
         if target is None:
             return None, None
-        integration_id = text(target).rpartition("/")[2]
+        integration_id = target.rpartition("/")[2]
         integ = integrations.get(integration_id)
         if integ is None:
             self.stack.note(f"route {lid}: integration {integration_id} not in the template")
             return None, None
-        millis = self.stack.resolve(integ.get("TimeoutInMillis"), integration_id)
-        timeout = float(millis) / 1000 if millis is not None else None
+        millis = self.stack.resolve_text(integ.get("TimeoutInMillis"), integration_id)
+        timeout = _seconds(millis)
         kind = str(integ.get("IntegrationType", "AWS_PROXY")).upper()
         if kind not in ("AWS_PROXY", "AWS") or "IntegrationUri" not in integ:
             self.stack.note(f"{kind} integration {integration_id}")
@@ -207,27 +210,37 @@ class _Api:
         sources = stack.resolve(auth.get("IdentitySource"), f"authorizer {ref}", [])
         if isinstance(sources, str):
             sources = [s.strip() for s in sources.split(",")]
+        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+            stack.note(f"authorizer {ref}: IdentitySource not understood")
+            sources = []
         if function is not None:
-            self.authorizer = AuthorizerSpec(function, tuple(text(s) for s in sources or ()))
+            self.authorizer = AuthorizerSpec(function, tuple(sources))
 
     def _read_sam_api(self, lid: str, props: Mapping[str, Any]) -> None:
         stack = self.stack
         self.found = True
-        expression = stack.resolve(props.get("RouteSelectionExpression"), lid)
+        expression = stack.resolve_text(props.get("RouteSelectionExpression"), lid)
         if expression:
-            self.expression = text(expression)
-        stage = stack.resolve(props.get("StageName"), lid)
+            self.expression = expression
+        stage = stack.resolve_text(props.get("StageName"), lid)
         if stage is not None and stack.stage_name is None:
-            stack.stage_name = text(stage)
+            stack.stage_name = stage
         routes = props.get("Routes")
         for key, route in (routes if isinstance(routes, dict) else {}).items():
             route = route if isinstance(route, dict) else {}
             uri = route.get("FunctionArn", route.get("Function", route.get("FunctionName")))
             function = self._function(uri, f"{lid} route {key}") if uri is not None else None
-            millis = stack.resolve(route.get("IntegrationTimeout"), f"{lid} route {key}")
+            millis = stack.resolve_text(route.get("IntegrationTimeout"), f"{lid} route {key}")
             two_way = route.get("RouteResponseSelectionExpression") == "$default"
-            timeout = float(millis) / 1000 if millis is not None else None
+            timeout = _seconds(millis)
             self.routes[str(key)] = RouteSpec(str(key), function, two_way, timeout)
+
+
+def _seconds(millis: str | None) -> float | None:
+    try:
+        return float(millis) / 1000 if millis is not None else None
+    except ValueError:
+        return None
 
 
 def read_stack_app(stack: Stack, data: Mapping[str, Any], stage: str | None) -> TemplateApp:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from wsgate.local.apptemplate.intrinsics import Unresolved, text
+from wsgate.local.apptemplate.intrinsics import NO_VALUE, Unresolved, text
 from wsgate.local.apptemplate.model import FunctionSpec
 from wsgate.local.apptemplate.names import function_arn, guess_runtime
 from wsgate.local.apptemplate.stack import Stack
@@ -39,6 +39,8 @@ def resolve_environment(stack: Stack, variables: Any, where: str) -> dict[str, s
     for name, raw in variables.items():
         try:
             value = stack.value(raw)
+            if value is NO_VALUE:
+                continue  # Fn::If [..., !Ref AWS::NoValue]: the variable is left out
             result[str(name)] = text(value)
         except Unresolved as exc:
             stack.note(f"{where} variable {name}: {exc.phrase}")
@@ -86,12 +88,11 @@ def read_functions(stack: Stack, globals_section: Any) -> dict[str, FunctionSpec
         serverless = stack.resources[lid]["Type"] == "AWS::Serverless::Function"
         props = merge_globals(function_globals, own) if serverless else own
         root = _code_root(stack, lid, props)
-        handler_raw = stack.resolve(props.get("Handler"), f"function {lid} Handler")
-        handler = text(handler_raw) if handler_raw is not None else ""
+        handler = stack.resolve_text(props.get("Handler"), f"function {lid} Handler", "") or ""
         if not handler and str(props.get("PackageType", "Zip")) != "Image":
             stack.note(f"function {lid}: no Handler")
-        runtime_raw = stack.resolve(props.get("Runtime"), f"function {lid} Runtime")
-        runtime = text(runtime_raw) if runtime_raw else guess_runtime(root, handler)
+        runtime = stack.resolve_text(props.get("Runtime"), f"function {lid} Runtime")
+        runtime = runtime or guess_runtime(root, handler)
         if props.get("Layers"):
             stack.note(f"function {lid}: Layers (not loaded)")
         environment = props.get("Environment")

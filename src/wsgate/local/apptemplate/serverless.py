@@ -16,7 +16,7 @@ from typing import Any
 
 from wsgate.local.apptemplate.cloudformation import note_other_resources, read_queues, read_tables
 from wsgate.local.apptemplate.functions import resolve_environment
-from wsgate.local.apptemplate.intrinsics import text
+from wsgate.local.apptemplate.intrinsics import Unresolved, text
 from wsgate.local.apptemplate.model import AuthorizerSpec, FunctionSpec, RouteSpec, TemplateApp
 from wsgate.local.apptemplate.names import function_arn, function_name_of, guess_runtime
 from wsgate.local.apptemplate.stack import Stack
@@ -79,8 +79,8 @@ def read_serverless_app(
     early = Variables(
         raw, base=path.parent, options=options, sls={}, aws={}, params={}, note=lambda _: None
     )
-    the_stage = stage or text(early.resolve(provider_raw.get("stage")) or "dev")
-    the_region = region or text(early.resolve(provider_raw.get("region")) or "us-east-1")
+    the_stage = stage or _scalar(early.resolve(provider_raw.get("stage"))) or "dev"
+    the_region = region or _scalar(early.resolve(provider_raw.get("region"))) or "us-east-1"
     variables = Variables(
         raw,
         base=path.parent,
@@ -91,9 +91,10 @@ def read_serverless_app(
         note=note,
     )
     config = variables.resolve(dict(raw))
-    service = text(config.get("service") or path.parent.name)
-    if isinstance(config.get("service"), dict):  # the Framework v1 form {name: ...}
-        service = text(config["service"].get("name", path.parent.name))
+    given = config.get("service")
+    if isinstance(given, dict):  # the Framework v1 form {name: ...}
+        given = given.get("name")
+    service = _scalar(given) or path.parent.name
     provider = config.get("provider") if isinstance(config.get("provider"), dict) else {}
     functions_raw = config.get("functions") if isinstance(config.get("functions"), dict) else {}
     assert isinstance(provider, dict) and isinstance(functions_raw, dict)
@@ -126,8 +127,13 @@ def read_serverless_app(
     authorizer_ref: tuple[Any, str] | None = None
     for key, fn in functions_raw.items():
         fn = fn if isinstance(fn, dict) else {}
-        functions[key] = _function(stack, key, fn, provider, names[key], path.parent)
-        for event in fn.get("events") or []:
+        try:
+            functions[key] = _function(stack, key, fn, provider, names[key], path.parent)
+        except (Unresolved, TypeError, ValueError) as exc:
+            note(f"function {key}: {exc}")
+            continue
+        events = fn.get("events")
+        for event in events if isinstance(events, list) else []:
             if not isinstance(event, dict) or not event:
                 continue
             kind = next(iter(event))
@@ -136,7 +142,7 @@ def read_serverless_app(
                 continue
             spec = event["websocket"]
             spec = {"route": spec} if isinstance(spec, str) else spec
-            if not isinstance(spec, dict) or not spec.get("route"):
+            if not isinstance(spec, dict) or not isinstance(spec.get("route"), str | int):
                 note(f"function {key}: websocket event without a route")
                 continue
             route = text(spec["route"])
@@ -148,7 +154,9 @@ def read_serverless_app(
     tables = read_tables(stack)
     queues = read_queues(stack)
     note_other_resources(stack)
-    expression = provider.get("websocketsApiRouteSelectionExpression") or "$request.body.action"
+    expression = provider.get("websocketsApiRouteSelectionExpression")
+    if not isinstance(expression, str):
+        expression = "$request.body.action"
     return TemplateApp(
         source=path,
         api_id=api_id,
@@ -168,8 +176,13 @@ def read_serverless_app(
     )
 
 
+def _scalar(value: Any) -> str:
+    """A scalar as text; anything else (a map, a list, nothing) as ``""``."""
+    return text(value) if isinstance(value, str | int | float | bool) else ""
+
+
 def _function_name(service: str, stage: str, key: str, fn: Any) -> str:
-    if isinstance(fn, dict) and fn.get("name"):
+    if isinstance(fn, dict) and isinstance(fn.get("name"), str | int):
         return text(fn["name"])
     return f"{service}-{stage}-{key}"
 

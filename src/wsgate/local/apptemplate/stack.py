@@ -78,6 +78,7 @@ class Stack(Resolver):
             else:
                 self.note(f"resource {logical_id} without a Type")
         self._names: dict[str, str] = {}
+        self._naming: set[str] = set()
 
     # -- bookkeeping --------------------------------------------------------------------------
     def note(self, phrase: str) -> None:
@@ -89,6 +90,18 @@ class Stack(Resolver):
         """``data`` evaluated; on failure the phrase is recorded against ``where``."""
         try:
             return self.value(data)
+        except Unresolved as exc:
+            self.note(f"{where}: {exc.phrase}")
+            return default
+
+    def resolve_text(self, data: Any, where: str, default: str | None = None) -> str | None:
+        """``data`` evaluated to a string (``default`` when absent, ``AWS::NoValue`` or not a
+        scalar; the last is recorded)."""
+        value = self.resolve(data, where, NO_VALUE) if data is not None else NO_VALUE
+        if value is NO_VALUE or value is None:
+            return default
+        try:
+            return text(value)
         except Unresolved as exc:
             self.note(f"{where}: {exc.phrase}")
             return default
@@ -142,14 +155,21 @@ class Stack(Resolver):
         """The physical name: the name property if set, else ``{stack}-{logical id}``."""
         if logical_id in self._names:
             return self._names[logical_id]
+        if logical_id in self._naming:
+            raise Unresolved(f"the name of {logical_id} refers to itself")
+        self._naming.add(logical_id)
+        try:
+            name = self._name(logical_id)
+        finally:
+            self._naming.discard(logical_id)
+        self._names[logical_id] = name
+        return name
+
+    def _name(self, logical_id: str) -> str:
         resource = self.resources[logical_id]
         kind = resource["Type"]
         props = resource.get("Properties") or {}
-        given = props.get(_NAME_PROPERTY.get(kind, ""))
-        name = ""
-        if given is not None:
-            resolved = self.resolve(given, f"{logical_id} name")
-            name = text(resolved) if resolved is not None else ""
+        name = self.resolve_text(props.get(_NAME_PROPERTY.get(kind, "")), f"{logical_id} name", "")
         if not name:
             if kind in FUNCTION_TYPES:
                 name = logical_id
@@ -157,7 +177,6 @@ class Stack(Resolver):
                 name = f"{self.stack_name}-{logical_id}"
                 if kind == "AWS::SQS::Queue" and str(props.get("FifoQueue")).lower() == "true":
                     name += ".fifo"
-        self._names[logical_id] = name
         return name
 
     def _kind(self, logical_id: str) -> str:
@@ -173,7 +192,7 @@ class Stack(Resolver):
             return self.api_id
         if kind == "AWS::ApiGatewayV2::Stage":
             props = self.resources[logical_id].get("Properties") or {}
-            return text(self.value(props.get("StageName", logical_id)))
+            return self.resolve_text(props.get("StageName"), logical_id, logical_id)
         if kind == "AWS::SQS::Queue":
             return self._queue_url(logical_id)
         if kind == "AWS::SNS::Topic":
