@@ -75,7 +75,14 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
     monkeypatch.setenv("WSGATE_REGISTRY", f"sqlite:///{tmp_path / 'registry.db'}")
     started: list[Served] = []
 
-    def start(path: Path, *, timeout: float = 29.0, reload: bool = False, **options: Any) -> Served:
+    def start(
+        path: Path,
+        *,
+        timeout: float = 29.0,
+        reload: bool = False,
+        aws_endpoint: str | None = None,
+        **options: Any,
+    ) -> Served:
         app = load_template_app(path, **options)
         logs: list[tuple[str, str]] = []
         lock = threading.Lock()
@@ -84,7 +91,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
             with lock:
                 logs.append((name, line))
 
-        runner = TemplateRunner(app, log=log, ca_dir=tmp_path / "ca")
+        runner = TemplateRunner(app, log=log, ca_dir=tmp_path / "ca", aws_endpoint=aws_endpoint)
         config = EmulatorConfig(port=0, stage=app.stage, integration_timeout=timeout)
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="template-emulator", daemon=True)

@@ -8,15 +8,16 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 from websockets.sync.client import connect
 
 from support import wait_until
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, Served
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -77,3 +78,27 @@ def test_the_sam_chat_example_runs_from_the_command_line(tmp_path: Path) -> None
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_aws_endpoint_uses_a_dynamodb_already_running(
+    serve: Callable[..., Served], moto_server: Any
+) -> None:
+    import boto3
+
+    served = serve(
+        EXAMPLES / "sam-chat" / "template.yaml",
+        aws_endpoint=moto_server.endpoint_url,
+        parameter_overrides={"ConnectionsTableName": "chat-on-given-endpoint"},
+        stage="prod",
+    )
+    assert served.runner.services is not None and not served.runner.services.owns_server
+    assert served.ws_url.endswith("/prod")
+    table = boto3.resource("dynamodb", **moto_server.boto_kwargs).Table("chat-on-given-endpoint")
+    with connect(served.ws_url + "?name=cy") as ws:
+        wait_until(lambda: table.scan()["Items"] != [], 60, "the connection stored")
+        assert table.scan()["Items"] == [
+            {"connectionId": table.scan()["Items"][0]["connectionId"], "name": "cy"}
+        ]
+        ws.send(json.dumps({"action": "send", "text": "solo"}))
+        assert {ws.recv(60), ws.recv(60)} == {json.dumps({"from": "cy", "text": "solo"}), "sent 1"}
+    wait_until(lambda: table.scan()["Items"] == [], 60, "$disconnect emptied the table")

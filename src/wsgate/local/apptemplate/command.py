@@ -50,7 +50,8 @@ async def start_template(
     from wsgate.local.server import Emulator
 
     await asyncio.to_thread(runner.start_services)
-    config = dataclasses.replace(config, **runner.emulator_fields())
+    # No wsgate.gateway calls run in this process: the functions post over HTTP(S).
+    config = dataclasses.replace(config, in_process_sends=False, **runner.emulator_fields())
     emulator = Emulator(runner.app_spec(), config)
     await emulator.start()
     runner.start_functions(emulator.port, config.host)
@@ -61,13 +62,19 @@ async def start_template(
 
 
 async def _watch(runner: TemplateRunner) -> None:
-    from watchfiles import awatch
+    from watchfiles import DefaultFilter, awatch
 
     roots = {Path(spec.code_root) for spec in runner.app.functions.values()}
     folders = sorted(str(p) for p in roots if p.is_dir())
     if not folders:
         return
-    async for changes in awatch(*folders):
+    # Code only: the local registry (.wsgate/) may sit in the same folder and changes on every
+    # connect; caches and dependencies are not the app's code.
+    code = DefaultFilter(
+        ignore_dirs=(*DefaultFilter.ignore_dirs, ".wsgate", ".aws-sam", ".serverless"),
+        ignore_entity_patterns=(*DefaultFilter.ignore_entity_patterns, r"\.db(-journal|-wal)?$"),
+    )
+    async for changes in awatch(*folders, watch_filter=code):
         names = sorted({Path(path).name for _kind, path in changes})
         logger.info("code changed (%s): functions restart on their next call", ", ".join(names))
         runner.reload()
