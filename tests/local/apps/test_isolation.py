@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from support import wait_until
+
 from .conftest import Served
 
 pytestmark = pytest.mark.timeout(300)
@@ -65,6 +67,26 @@ Resources:
       ApiId: !Ref Api
       IntegrationType: AWS_PROXY
       IntegrationUri: !GetAtt SlowFn.Arn
+  HurryRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Api
+      RouteKey: hurry
+      RouteResponseSelectionExpression: $default
+      Target: !Sub integrations/${HurryInteg}
+  HurryInteg:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      TimeoutInMillis: 1000
+      IntegrationUri: !GetAtt PatientFn.Arn
+  PatientFn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: slow/
+      Handler: app.handler
+      Timeout: 20
   RedFn:
     Type: AWS::Serverless::Function
     Properties:
@@ -162,3 +184,20 @@ def test_a_function_past_its_timeout_fails_and_the_next_call_gets_a_new_instance
         assert set(frame) == {"message", "connectionId", "requestId"}
         ws.send(json.dumps({"op": "slow"}))
         assert ws.recv(60) != first_pid  # the timed-out instance was replaced
+
+
+def test_the_routes_integration_timeout_gives_endpoint_request_timed_out(
+    serve: Callable[..., Served], template: Path
+) -> None:
+    served = serve(template)
+    assert served.app.routes["hurry"].timeout == 1.0
+    with connect(served.ws_url) as ws:
+
+        def answered() -> bool:  # a cold start on a loaded machine may itself take over 1 s
+            ws.send(json.dumps({"op": "hurry"}))
+            return ws.recv(60).isdigit()
+
+        wait_until(answered, 60, "a warm instance answering within 1 s")
+        ws.send(json.dumps({"op": "hurry", "sleep": True}))  # 5 s: past the route's 1 s
+        frame = json.loads(ws.recv(60))
+        assert frame["message"] == "Endpoint request timed out"
