@@ -25,6 +25,23 @@ from wsgate.local.lambda_runtime import FunctionPool
 PYTHON = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
 
+#: A Python function that echoes its event, sleeps or exits when asked.
+APP = {
+    "app.py": """
+        import os, time
+        print("init", os.getpid())
+
+        def handler(event, context):
+            print("handling", event.get("n"))
+            if event.get("sleep"):
+                time.sleep(event["sleep"])
+            if event.get("exit"):
+                os._exit(3)
+            return {"pid": os.getpid(), "event": event}
+    """
+}
+
+
 @dataclass(frozen=True)
 class Spec:
     """The fields of ``wsgate.local.apptemplate.FunctionSpec``."""

@@ -312,3 +312,41 @@ def test_two_functions_same_file_name_different_variables(make_pool: FnFactory) 
     b = node_pool(make_pool, code, name="B", environment={"WHO": "b"})
     assert a.invoke({}).payload == ["a", str(Path(a.spec.code_root))]
     assert b.invoke({}).payload == ["b", str(Path(b.spec.code_root))]
+
+
+def test_plain_return_is_not_the_result_but_context_succeed_is(make_pool: FnFactory) -> None:
+    pool = node_pool(
+        make_pool,
+        {
+            "index.js": """
+                exports.plain = (event) => 5;
+                exports.succeed = (event, context) => { setTimeout(() => context.succeed(7), 10); };
+            """
+        },
+        handler="index.plain",
+    )
+    result = pool.invoke({})
+    assert result.error is None and result.payload is None
+    succeed = node_pool(
+        make_pool,
+        {"index.js": "exports.succeed = (e, context) => { context.succeed(7); };"},
+        name="Succeed",
+        handler="index.succeed",
+    )
+    assert succeed.invoke({}).payload == 7
+
+
+def test_node_options_words_reach_node_even_with_spaces(
+    make_pool: FnFactory, tmp_path: Path
+) -> None:
+    hook = tmp_path / "hook dir" / "pre load.cjs"
+    hook.parent.mkdir()
+    hook.write_text("globalThis.preloaded = 'yes';\n")
+    pool = node_pool(
+        make_pool,
+        {"index.js": "exports.handler = async () => globalThis.preloaded ?? 'no';"},
+        node_options=["--require", str(hook)],
+    )
+    result = pool.invoke({})
+    assert result.error is None, result.error
+    assert result.payload == "yes"

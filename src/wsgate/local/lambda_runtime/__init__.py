@@ -19,8 +19,9 @@ See ``docs/lambda-runtime.md``.
 
 from __future__ import annotations
 
+from wsgate.local.lambda_runtime.host import FunctionHost
 from wsgate.local.lambda_runtime.launch import FunctionLike
 from wsgate.local.lambda_runtime.logs import terminal_log
-from wsgate.local.lambda_runtime.pool import FunctionHost, FunctionPool, InvokeResult
+from wsgate.local.lambda_runtime.pool import FunctionPool, InvokeResult
 
 __all__ = ["FunctionHost", "FunctionLike", "FunctionPool", "InvokeResult", "terminal_log"]

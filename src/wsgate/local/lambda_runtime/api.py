@@ -65,7 +65,7 @@ class RuntimeEndpoint:
         self.address = ""
         self.init_error: dict[str, Any] | None = None
         self.exit_code: int | None = None
-        self._queue: asyncio.Queue[Invocation] = asyncio.Queue()
+        self._queue: asyncio.Queue[Invocation | None] = asyncio.Queue()
         self._current: Invocation | None = None
         self._waiting: set[Invocation] = set()
         self._initialised = False
@@ -78,8 +78,13 @@ class RuntimeEndpoint:
         app.router.add_post(f"{_PREFIX}/invocation/{{rid}}/response", self._response)
         app.router.add_post(f"{_PREFIX}/invocation/{{rid}}/error", self._error)
         app.router.add_post(f"{_PREFIX}/init/error", self._init_error)
+        # A killed process drops its long poll: its handler is cancelled, not left pending.
         self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=0.5,
+            handler_cancellation=True,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -91,6 +96,7 @@ class RuntimeEndpoint:
     async def close(self) -> None:
         """Stop listening and fail whatever is still waiting."""
         self.process_exited(self.exit_code if self.exit_code is not None else -9)
+        self._queue.put_nowait(None)  # wakes a long poll still waiting
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -156,6 +162,9 @@ class RuntimeEndpoint:
             )
         while True:
             invocation = await self._queue.get()
+            if invocation is None:  # the endpoint is closing
+                self._queue.put_nowait(None)
+                return _json(410, {"errorType": "Gone", "errorMessage": "the instance is stopping"})
             if not invocation.done.done():
                 break
         if invocation.timer is not None:

@@ -97,8 +97,14 @@ class Instance:
         """Kill, wait for the process and its output to end, stop the endpoint."""
         self.kill()
         if self._tasks:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*self._tasks), 10)
+            try:
+                await asyncio.wait_for(asyncio.gather(*self._tasks), 5)
+            except TimeoutError:
+                # Something that left the process group still holds the output pipe: stop
+                # reading it rather than wait for it.
+                transport = getattr(self.process, "_transport", None)
+                if transport is not None:
+                    transport.close()
         await self.endpoint.close()
 
     async def _watch(self, process: asyncio.subprocess.Process) -> None:

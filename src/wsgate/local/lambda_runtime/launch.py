@@ -16,6 +16,8 @@ import subprocess
 import sys
 import sysconfig
 import threading
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,8 @@ __all__ = [
     "FunctionLike",
     "Launch",
     "build_launch",
+    "forget_bytecode",
+    "pycache_dir",
     "python_interpreter",
     "runtime_kind",
 ]
@@ -112,7 +116,9 @@ def python_interpreter(runtime: str, explicit: str | None = None) -> str:
     with _probe_lock:
         if runtime not in _probed:
             _probed[runtime] = _probe(f"python{wanted}", wanted)
-            if _probed[runtime] is None:
+            if _probed[runtime] is not None:
+                logger.info("functions of runtime %s run on %s", runtime, _probed[runtime])
+            else:
                 logger.warning(
                     "%s is not on PATH: functions of runtime %s run on %s (Python %d.%d)",
                     f"python{wanted}",
@@ -138,12 +144,41 @@ def _probe(name: str, version: str) -> str | None:
     return path if out.returncode == 0 and out.stdout.strip() == version else None
 
 
+def pycache_dir() -> Path:
+    """Where function processes keep their bytecode (``$XDG_CACHE_HOME/wsgate/pycache``)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser().resolve() / "wsgate" / "pycache"
+
+
+def forget_bytecode(code_root: Path) -> None:
+    """Drop the cached bytecode of one code root (``--reload``: an edit made within the same
+    second as the last compile, with the same size, would otherwise look up to date)."""
+    root = Path(code_root).resolve()
+    top = pycache_dir()
+    folder = top / root.relative_to(root.anchor)
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in folder.parents:  # and the folders it leaves empty
+        if parent == top or top not in parent.parents:
+            break
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+
+
 def _base_env() -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
     }
+
+
+def _node_option_word(word: str) -> str:
+    # NODE_OPTIONS splits on spaces; a word with spaces or quotes is double-quoted, escaped.
+    if word and not any(c.isspace() or c in '"\\' for c in word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _execution_env(runtime: str) -> str:
@@ -193,7 +228,9 @@ def build_launch(
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST/wsgate-local",
+            # One stream per execution environment, named as Lambda names them.
+            "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/", time.gmtime())
+            + f"[$LATEST]{uuid.uuid4().hex}",
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
             "AWS_EXECUTION_ENV": _execution_env(spec.runtime),
             "_HANDLER": spec.handler,
@@ -210,12 +247,20 @@ def build_launch(
         if Path(interpreter).resolve() != Path(sys.executable).resolve():
             paths.append(sysconfig.get_paths()["purelib"])
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        argv: tuple[str, ...] = (interpreter, str(PYTHON_RUNTIME_DIR / "bootstrap.py"))
+        # Bytecode goes to a cache of its own, never into the app's folder (Lambda's code root
+        # is read-only), and is kept for the next cold start (for another interpreter too).
+        prefix = f"pycache_prefix={pycache_dir()}"
+        argv: tuple[str, ...] = (
+            interpreter,
+            "-X",
+            prefix,
+            str(PYTHON_RUNTIME_DIR / "bootstrap.py"),
+        )
     else:
         env["LAMBDA_RUNTIME_DIR"] = str(NODE_RUNTIME_DIR)
         env["NODE_PATH"] = os.pathsep.join([*node_path, str(code_root)])
         if node_options:
-            env["NODE_OPTIONS"] = " ".join(node_options)
+            env["NODE_OPTIONS"] = " ".join(_node_option_word(word) for word in node_options)
         argv = (shutil.which("node") or "node", str(NODE_RUNTIME_DIR / "bootstrap.mjs"))
     env.update(extra_env)
     return Launch(argv=argv, cwd=code_root, env=env)

@@ -16,16 +16,23 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from wsgate.exceptions import ConfigurationError
 from wsgate.local.lambda_runtime.api import MAX_PAYLOAD, Invocation, Outcome
 from wsgate.local.lambda_runtime.instance import Instance
-from wsgate.local.lambda_runtime.launch import FunctionLike, Launch, build_launch, runtime_kind
+from wsgate.local.lambda_runtime.launch import (
+    FunctionLike,
+    Launch,
+    build_launch,
+    forget_bytecode,
+    runtime_kind,
+)
 from wsgate.local.lambda_runtime.logs import LogSink, terminal_log
 from wsgate.local.lambda_runtime.service import RuntimeService
 
-__all__ = ["FunctionHost", "FunctionPool", "InvokeResult"]
+__all__ = ["FunctionPool", "InvokeResult"]
 
 logger = logging.getLogger("wsgate.local")
 
@@ -106,6 +113,21 @@ class FunctionPool:
         self._service: RuntimeService | None = None
         self._node_path: tuple[str, ...] | None = None
 
+    def prepare(self) -> None:
+        """Check what a first call needs, ahead of it (call at startup; optional).
+
+        Installs the Node.js SDK into its cache if this is a Node.js function and it is not
+        there yet (one progress line), so the first call does not wait for npm.
+
+        Raises:
+            ConfigurationError: The code root is not a folder.
+        """
+        root = Path(self.spec.code_root)
+        if not root.is_dir():
+            raise ConfigurationError(f"the code root of {self.spec.name} is not a folder: {root}")
+        if self.node_sdk and self._node_path is None:
+            self._node_path = self._sdk_path()
+
     @property
     def instances(self) -> int:
         """How many instances exist now (busy or warm)."""
@@ -151,13 +173,15 @@ class FunctionPool:
                 break
         payload = None
         if outcome.payload is not None and outcome.error is None:
-            payload = json.loads(outcome.payload) if outcome.payload.strip() else None
+            payload = _decode(outcome.payload)
         duration = (time.perf_counter() - began) * 1000
         return InvokeResult(request_id, payload, outcome.error, outcome.timed_out, cold, duration)
 
     def restart(self) -> None:
         """Replace every instance on its next use (``--reload``): warm ones are killed now,
         busy ones when their call ends."""
+        if self.kind == "python":
+            forget_bytecode(self.spec.code_root)
         with self._cond:
             self._generation += 1
             idle, self._idle = self._idle, []
@@ -180,6 +204,8 @@ class FunctionPool:
             self._stop(instance, service)
         if service is not None:
             service.release()
+        if self.kind == "python":  # the app's bytecode is not kept past the emulator's run
+            forget_bytecode(self.spec.code_root)
 
     # --- instances -------------------------------------------------------------------------
 
@@ -278,46 +304,11 @@ class FunctionPool:
             return ()
 
 
-class FunctionHost:
-    """All functions of a template: one :class:`FunctionPool` per function logical id.
-
-    Pools are made on first use; keyword arguments go to every :class:`FunctionPool`.
-    """
-
-    def __init__(self, functions: Mapping[str, FunctionLike], **pool_kwargs: Any) -> None:
-        self.functions = dict(functions)
-        self.pool_kwargs = pool_kwargs
-        self._pools: dict[str, FunctionPool] = {}
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def pool(self, logical_id: str) -> FunctionPool:
-        """The pool of one function.
-
-        Raises:
-            KeyError: No function has this logical id.
-            ConfigurationError: Its runtime is not supported, or the host is closed.
-        """
-        with self._lock:
-            if self._closed:
-                raise ConfigurationError("the function host is closed")
-            pool = self._pools.get(logical_id)
-            if pool is None:
-                pool = FunctionPool(self.functions[logical_id], **self.pool_kwargs)
-                self._pools[logical_id] = pool
-            return pool
-
-    def restart(self, logical_ids: Sequence[str] | None = None) -> None:
-        """Restart some (default: all) functions' pools (``--reload``)."""
-        with self._lock:
-            pools = [p for k, p in self._pools.items() if logical_ids is None or k in logical_ids]
-        for pool in pools:
-            pool.restart()
-
-    def close(self) -> None:
-        """Close every pool (kills every instance)."""
-        with self._lock:
-            self._closed = True
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.close()
+def _decode(body: bytes) -> Any:
+    """The response as JSON; a runtime that posts something else gets its text back."""
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")

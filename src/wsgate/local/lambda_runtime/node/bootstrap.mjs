@@ -7,7 +7,7 @@
 // callback style), POST the response or the error as {errorType, errorMessage, trace}.
 import fs from "node:fs";
 import http from "node:http";
-import { createRequire, register } from "node:module";
+import * as nodeModule from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import util from "node:util";
@@ -85,9 +85,10 @@ class InitError extends Error {
 // ES module bare imports fall back to NODE_PATH (where the SDK is), as CommonJS requires do.
 function registerSdkFallback() {
   const folders = (process.env.NODE_PATH || "").split(path.delimiter).filter(Boolean);
-  if (!folders.length || typeof register !== "function") return;
+  // module.register exists from Node.js 18.19 / 20.6; before it, ES modules go without.
+  if (!folders.length || typeof nodeModule.register !== "function") return;
   const parents = folders.map((folder) => pathToFileURL(path.join(folder, "noop.mjs")).href);
-  register("./sdk-resolve.mjs", { parentURL: import.meta.url, data: { parents } });
+  nodeModule.register("./sdk-resolve.mjs", { parentURL: import.meta.url, data: { parents } });
 }
 
 function moduleKind(file) {
@@ -123,7 +124,7 @@ async function loadHandler(spec) {
     loaded =
       moduleKind(file) === "esm"
         ? await import(pathToFileURL(file).href)
-        : createRequire(path.join(ROOT, "noop.js"))(file);
+        : nodeModule.createRequire(path.join(ROOT, "noop.js"))(file);
   } catch (error) {
     if (error instanceof SyntaxError) {
       throw new InitError("Runtime.UserCodeSyntaxError", `${error.name}: ${error.message}`, error);

@@ -148,9 +148,6 @@ def main() -> None:
     root = os.environ["LAMBDA_TASK_ROOT"]
     # The script's own folder is not an import root; the code root is, first (as /var/task is).
     sys.path[:] = [root, *(p for p in sys.path if p and os.path.abspath(p) != _HERE)]
-    # Lambda's code root is read-only: no __pycache__ is written into the app's folder (and a
-    # --reload never runs bytecode older than an edit made within the same second).
-    sys.dont_write_bytecode = True
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     client = _Client(os.environ["AWS_LAMBDA_RUNTIME_API"])
@@ -194,14 +191,23 @@ def _invoke(client: _Client, handler: Any, body: bytes, context: LambdaContext) 
     else:
         client.call("POST", f"/invocation/{request_id}/response", payload)
         return
-    print(f"[ERROR] {error.decode()}", file=sys.stderr)
+    _print_error(json.loads(error))
     headers = {"Lambda-Runtime-Function-Error-Type": "Unhandled"}
     client.call("POST", f"/invocation/{request_id}/error", error, headers)
 
 
+def _print_error(error: dict[str, Any]) -> None:
+    # As Lambda's runtime logs it: the type and message, then the user's frames.
+    lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
+    if error["stackTrace"]:
+        lines.append("Traceback (most recent call last):")
+        lines.extend(frame.rstrip("\n") for frame in error["stackTrace"])
+    print("\n".join(lines), file=sys.stderr)
+
+
 def _init_failed(client: _Client, error_type: str, message: str, trace: list[str]) -> None:
     body = _error(error_type, message, trace)
-    print(f"[ERROR] {error_type}: {message}", file=sys.stderr)
+    _print_error(json.loads(body))
     headers = {"Lambda-Runtime-Function-Error-Type": error_type}
     client.call("POST", "/init/error", body, headers)
     sys.exit(1)
