@@ -33,6 +33,7 @@ logger = logging.getLogger("wsgate.local")
 CA_DIR_VARIABLE = "WSGATE_CA_DIR"
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
+TRUST_FILE = "trust.pem"
 CA_DAYS = 3650
 SERVER_DAYS = 30
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -97,6 +98,31 @@ class LocalCA:
                 "new one (and trust the new ca.pem again)"
             ) from exc
         return cert, key
+
+    def trust_bundle(self) -> Path:
+        """A PEM file with this CA *and* the usual public CAs, for ``AWS_CA_BUNDLE``.
+
+        botocore uses ``AWS_CA_BUNDLE`` instead of its own bundle (Node.js adds
+        ``NODE_EXTRA_CA_CERTS`` to its own), so the local CA alone would make calls to real AWS
+        services fail verification. The public part is certifi's bundle (what botocore uses)
+        or, without certifi, OpenSSL's default file. Rewritten on each call (atomically).
+        """
+        public = b""
+        try:
+            import certifi
+
+            public = Path(certifi.where()).read_bytes()
+        except (ImportError, OSError):
+            cafile = ssl.get_default_verify_paths().cafile
+            if cafile and Path(cafile).is_file():
+                public = Path(cafile).read_bytes()
+        path = self.directory / TRUST_FILE
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".trust-", suffix=".pem")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(self.ca_bundle.read_bytes().rstrip(b"\n") + b"\n" + public)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+        return path
 
     def server_context(self, hostnames: Sequence[str] = ()) -> ssl.SSLContext:
         """A server-side context with a fresh certificate for loopback plus ``hostnames``.

@@ -12,6 +12,7 @@ import textwrap
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,7 +144,8 @@ def test_a_function_process_reaches_the_services_through_the_environment(
     services.create_queues([QueueSpec("Jobs", "jobs")])
     network = function_network(emulator_port=3001, api_hostnames=[], ca=ca, services=services)
     assert network.env["AWS_ENDPOINT_URL_DYNAMODB"] == services.endpoint
-    assert network.env["AWS_CA_BUNDLE"] == network.env["NODE_EXTRA_CA_CERTS"]
+    assert network.env["NODE_EXTRA_CA_CERTS"] == str(ca.ca_bundle)
+    assert Path(network.env["AWS_CA_BUNDLE"]).read_bytes().startswith(ca.ca_bundle.read_bytes())
     env = {
         "PATH": os.environ.get("PATH", ""),
         "AWS_ACCESS_KEY_ID": "x",

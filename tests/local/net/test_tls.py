@@ -7,6 +7,7 @@ import http.client
 import os
 import ssl
 import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +38,16 @@ def test_the_ca_folder_comes_from_the_environment(tmp_path: Any, monkeypatch: An
     ca = LocalCA.load_or_create()
     assert ca.ca_bundle == tmp_path / "from-env" / "ca.pem"
     assert ca.ca_bundle.exists()
+
+
+def test_the_trust_bundle_keeps_the_public_cas_next_to_the_local_one(ca: LocalCA) -> None:
+    import certifi
+
+    bundle = ca.trust_bundle().read_bytes()
+    assert bundle.startswith(ca.ca_bundle.read_bytes())
+    assert bundle.endswith(Path(certifi.where()).read_bytes())  # real AWS still verifies
+    context = ssl.create_default_context(cafile=str(ca.trust_bundle()))
+    assert len(context.get_ca_certs()) > 100
 
 
 def test_a_damaged_ca_is_a_clear_error(tmp_path: Any) -> None:
