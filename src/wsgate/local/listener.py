@@ -138,6 +138,8 @@ class Listener:
         return timer, peer
 
     def _first_byte(self, conn: socket.socket) -> None:
+        if conn not in self._waiting:
+            return  # already closed (timer, or close()) in this same loop turn
         try:
             head = conn.recv(1, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
