@@ -258,12 +258,19 @@ class FunctionNetwork:
             :meth:`LocalCA.trust_bundle`) and ``NODE_EXTRA_CA_CERTS`` (Node.js: the local CA),
             and ``WSGATE_REDIRECT``, the hooks' hostname table.
         python_path: Directories to put first on ``PYTHONPATH`` (the ``sitecustomize`` hook).
-        node_options: Words to add to ``NODE_OPTIONS`` (``--require`` the redirect hook).
+        node_options: Words to add to ``NODE_OPTIONS`` (``--require`` the redirect hook),
+            joined with spaces; a path holding spaces comes double-quoted, as Node.js reads
+            ``NODE_OPTIONS``.
     """
 
     env: Mapping[str, str]
     python_path: tuple[str, ...]
     node_options: tuple[str, ...]
+
+
+def _node_option_word(path: str) -> str:
+    # NODE_OPTIONS is split at spaces; Node.js reads a double-quoted word as one.
+    return f'"{path}"' if any(c.isspace() for c in path) else path
 
 
 def function_network(
@@ -299,5 +306,5 @@ def function_network(
     return FunctionNetwork(
         env=env,
         python_path=(str(PYTHON_DIR),),
-        node_options=("--require", str(NODE_REDIRECT)),
+        node_options=("--require", _node_option_word(str(NODE_REDIRECT))),
     )
