@@ -7,6 +7,8 @@ import http.client
 import os
 import ssl
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +54,38 @@ def test_the_trust_bundle_keeps_the_public_cas_next_to_the_local_one(ca: LocalCA
 
 def test_a_damaged_ca_is_a_clear_error(tmp_path: Any) -> None:
     LocalCA.load_or_create(tmp_path)
-    (tmp_path / "ca.pem").write_text("not a certificate")
+    (tmp_path / "ca-key.pem").write_text("not a key")
     with pytest.raises(ConfigurationError, match="damaged"):
         LocalCA.load_or_create(tmp_path)
+
+
+def test_a_lost_or_edited_ca_pem_is_written_again_from_the_key_file(tmp_path: Any) -> None:
+    pem = LocalCA.load_or_create(tmp_path).ca_bundle.read_bytes()
+    (tmp_path / "ca.pem").unlink()
+    assert LocalCA.load_or_create(tmp_path).ca_bundle.read_bytes() == pem
+    (tmp_path / "ca.pem").write_text("edited")
+    assert LocalCA.load_or_create(tmp_path).ca_bundle.read_bytes() == pem
+
+
+def test_emulators_starting_together_share_one_ca(tmp_path: Any) -> None:
+    folder = tmp_path / "ca"
+    script = (
+        "import sys; from pathlib import Path; from wsgate.local.tls import LocalCA; "
+        "ca = LocalCA.load_or_create(Path(sys.argv[1])); "
+        "sys.stdout.write(ca.ca_bundle.read_text())"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(folder)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    outputs = [proc.communicate(timeout=120)[0] for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs)
+    assert len(set(outputs)) == 1 and outputs[0].startswith("-----BEGIN CERTIFICATE-----")
+    assert (folder / "ca.pem").read_text() == outputs[0]
+    assert sorted(p.name for p in folder.iterdir()) == ["ca-key.pem", "ca.pem"]  # no leftovers
 
 
 def test_boto3_over_https_with_aws_ca_bundle_posts_to_a_plain_ws_client(
