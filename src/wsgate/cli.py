@@ -73,12 +73,6 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="require SigV4-signed @connections calls (403 otherwise, as AWS)",
     )
     security.add_argument(
-        "--no-tls",
-        action="store_true",
-        help="refuse TLS on the port (default: https/wss too, from a local CA in "
-        "~/.cache/wsgate/ca or $WSGATE_CA_DIR)",
-    )
-    security.add_argument(
         "--authorizer",
         metavar="MODULE:ATTR",
         help="REQUEST authorizer run before $connect (default: the app's @app.authorizer)",
@@ -123,15 +117,6 @@ def _serve(args: argparse.Namespace) -> int:
     )
     from wsgate.local.server import exposure_warning
 
-    ca = None
-    if not args.no_tls:
-        from wsgate.local.tls import LocalCA
-
-        try:
-            ca = LocalCA.load_or_create()
-            config.tls = ca.server_context()
-        except ConfigurationError as exc:
-            print(f"wsgate: TLS is off: {exc}", file=sys.stderr, flush=True)
     emulator = Emulator(args.app, config, template=args.template, reload=args.reload)
 
     async def run() -> None:
@@ -150,8 +135,6 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"wsgate: WebSocket   {emulator.ws_url}", flush=True)
         print(f"wsgate: @connections {emulator.endpoint}/@connections/{{id}}", flush=True)
         print(f"wsgate: dashboard   {emulator.dashboard_url}_wsgate/", flush=True)
-        if ca is not None:
-            print(f"wsgate: TLS         https:// and wss:// too; CA {ca.ca_bundle}", flush=True)
         try:
             await emulator.serve_forever()
         finally:

@@ -77,7 +77,6 @@ def test_wsgate_serve_subprocess(app_dir: Path, tmp_path: Path) -> None:
     env = dict(os.environ)
     env.pop("WSGATE_REGISTRY", None)
     env["WSGATE_METRICS"] = "off"  # stdout is a pipe read for its first line only
-    env["WSGATE_CA_DIR"] = str(tmp_path / "ca")  # the local CA for TLS, not the user's
     proc = subprocess.Popen(
         [sys.executable, "-m", "wsgate.cli", "serve", str(app_dir / "chatapp.py"), "--port", "0"],
         cwd=tmp_path,
