@@ -108,25 +108,32 @@ class LocalCA:
         return cert, key, data[start:]
 
     def trust_bundle(self) -> Path:
-        """A PEM file with this CA *and* the usual public CAs, for ``AWS_CA_BUNDLE``.
+        """A PEM file with this CA *and* the usual public CAs, for ``AWS_CA_BUNDLE`` and co.
 
-        botocore uses ``AWS_CA_BUNDLE`` instead of its own bundle (Node.js adds
-        ``NODE_EXTRA_CA_CERTS`` to its own), so the local CA alone would make calls to real AWS
-        services fail verification. The public part is certifi's bundle (what botocore uses)
-        or, without certifi, OpenSSL's default file. Rewritten on each call (atomically).
+        botocore uses ``AWS_CA_BUNDLE`` instead of its own bundle, ``requests`` does the same
+        with ``REQUESTS_CA_BUNDLE``, and OpenSSL with ``SSL_CERT_FILE`` (Node.js, by contrast,
+        adds ``NODE_EXTRA_CA_CERTS`` to its own), so the local CA alone would make calls to
+        real services fail verification. The public part is certifi's bundle (what botocore
+        and requests use) followed by OpenSSL's default file (the system's store, which may
+        hold an organisation's own CAs). Rewritten on each call (atomically).
         """
-        public = b""
+        sources: list[Path] = []
         try:
             import certifi
 
-            public = Path(certifi.where()).read_bytes()
-        except (ImportError, OSError):
-            cafile = ssl.get_default_verify_paths().cafile
-            if cafile and Path(cafile).is_file():
-                public = Path(cafile).read_bytes()
+            sources.append(Path(certifi.where()))
+        except ImportError:
+            pass
+        if cafile := ssl.get_default_verify_paths().cafile:
+            sources.append(Path(cafile))
+        parts = [self.ca_bundle.read_bytes().rstrip(b"\n") + b"\n"]
+        for source in dict.fromkeys(sources):
+            try:
+                parts.append(source.read_bytes().rstrip(b"\n") + b"\n")
+            except OSError:
+                continue  # a default path that is not there on this system
         path = self.directory / TRUST_FILE
-        local = self.ca_bundle.read_bytes().rstrip(b"\n") + b"\n"
-        _write_atomically(path, local + public, 0o644)
+        _write_atomically(path, b"".join(parts), 0o644)
         return path
 
     def server_context(self, hostnames: Sequence[str] = ()) -> ssl.SSLContext:

@@ -85,7 +85,8 @@ def test_python_without_the_ca_bundle_refuses_the_certificate(
     tls_emulator: ThreadedEmulator, ca: LocalCA
 ) -> None:
     env, _ = _function_env(tls_emulator, ca)
-    del env["AWS_CA_BUNDLE"]
+    for name in ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        del env[name]
     done = subprocess.run(
         [sys.executable, "-c", PYTHON_SENDER, API_HOST, "nobody"],
         env=env,
@@ -96,6 +97,27 @@ def test_python_without_the_ca_bundle_refuses_the_certificate(
     )
     assert done.returncode != 0
     assert "CERTIFICATE_VERIFY_FAILED" in done.stderr
+
+
+URLLIB_SENDER = textwrap.dedent(
+    """
+    import sys, urllib.request
+    url = f"https://{sys.argv[1]}/local/@connections/{sys.argv[2]}"
+    request = urllib.request.Request(url, data=b"from urllib", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        print(answer.status)
+    """
+)
+
+
+def test_python_urllib_trusts_the_local_ca_through_ssl_cert_file(
+    tls_emulator: ThreadedEmulator, ca: LocalCA
+) -> None:
+    env, _ = _function_env(tls_emulator, ca)
+    with connect(tls_emulator.ws_url) as ws:
+        target = connection_id(tls_emulator, set())
+        assert _run([sys.executable, "-c", URLLIB_SENDER, API_HOST, target], env).strip() == "200"
+        assert ws.recv(10) == "from urllib"
 
 
 PYTHON_RESOLVE = textwrap.dedent(
