@@ -4,7 +4,7 @@
 to asyncio with or without TLS. The baseline is what the emulator used before:
 ``loop.create_server`` (plain) and ``loop.create_server(ssl=...)`` (TLS on a port of its own).
 Each server runs in its own subprocess with the same tiny protocol (answer one HTTP request,
-close); one client process measures:
+close); one client process measures wall time, and each server reports its own CPU time:
 
 - sequential: connect, send a request, read the answer to EOF, one connection after the other
   (connection set-up latency; plain and TLS);
@@ -37,7 +37,7 @@ RESULTS = HERE / "RESULTS.md"
 SECTION = "## Emulator accept path (one port for TLS and plain)"
 
 SERVER = r"""
-import asyncio, ssl, sys
+import asyncio, resource, ssl, sys
 from pathlib import Path
 from wsgate.local.listener import Listener
 from wsgate.local.tls import LocalCA
@@ -60,7 +60,9 @@ async def main(kind, tls, ca_dir):
         server = Listener(Answer, tls=context)
         await server.start("127.0.0.1", 0, backlog=4096)
     print(server.sockets[0].getsockname()[1], flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    while await loop.run_in_executor(None, sys.stdin.readline):  # each line: report CPU so far
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(usage.ru_utime + usage.ru_stime, flush=True)
 
 asyncio.run(main(*sys.argv[1:]))
 """
@@ -77,6 +79,14 @@ def start_server(kind: str, tls: str, ca_dir: str) -> tuple[subprocess.Popen[str
     )
     assert proc.stdout is not None
     return proc, int(proc.stdout.readline())
+
+
+def server_cpu(proc: subprocess.Popen[str]) -> float:
+    """The server process's CPU seconds so far (user + system)."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("cpu\n")
+    proc.stdin.flush()
+    return float(proc.stdout.readline())
 
 
 def stop_server(proc: subprocess.Popen[str]) -> None:
@@ -115,14 +125,18 @@ def measure(kind: str, ca_dir: str, args: argparse.Namespace) -> dict[str, float
     figures: dict[str, float] = {}
     proc, port = start_server(kind, "plain", ca_dir)
     try:
+        cpu = server_cpu(proc)
         figures["plain"] = asyncio.run(sequential(port, None, args.sequential))
+        figures["plain_cpu"] = (server_cpu(proc) - cpu) / args.sequential * 1e6
         figures["burst"] = asyncio.run(burst(port, args.burst))
     finally:
         stop_server(proc)
     proc, port = start_server(kind, "tls", ca_dir)
     try:
         context = ssl.create_default_context(cafile=str(Path(ca_dir) / "ca.pem"))
+        cpu = server_cpu(proc)
         figures["tls"] = asyncio.run(sequential(port, context, args.tls))
+        figures["tls_cpu"] = (server_cpu(proc) - cpu) / args.tls * 1e6
     finally:
         stop_server(proc)
     return figures
@@ -144,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                     rows[kind].setdefault(name, []).append(value)
     labels = {
         "plain": f"plain HTTP connection, sequential x{args.sequential} (µs each)",
+        "plain_cpu": "server CPU per plain connection (µs, user+sys)",
         "tls": f"TLS connection incl. handshake, sequential x{args.tls} (µs each)",
+        "tls_cpu": "server CPU per TLS connection (µs, user+sys)",
         "burst": f"{args.burst} plain connections at once (ms for all)",
     }
     lines = [
@@ -155,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         f"cores, Python {sys.version.split()[0]}, {ssl.OPENSSL_VERSION}). Server and client in "
         f"separate processes; medians of {args.rounds} alternating rounds. Baseline: "
         "`loop.create_server` (TLS on a port of its own); Listener: the emulator's one port "
-        "(first byte peeked, then `connect_accepted_socket` with or without TLS).",
+        "(first byte peeked, then `connect_accepted_socket` with or without TLS). Wall times "
+        "move with the machine's load; the server's own CPU time per connection much less.",
         "",
         "| figure | asyncio create_server | Listener | Listener / baseline |",
         "|---|---:|---:|---:|",
