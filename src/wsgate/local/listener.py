@@ -117,9 +117,16 @@ class Listener:
                 loop.call_later(1.0, self._resume_accept, listening, backlog)
                 return
             conn.setblocking(False)
-            timer = loop.call_later(self._first_byte_timeout, self._silent, conn)
-            self._waiting[conn] = (timer, peer)
-            loop.add_reader(conn.fileno(), self._first_byte, conn)
+            try:
+                head = conn.recv(1, socket.MSG_PEEK)  # often there already: decide at once
+            except (BlockingIOError, InterruptedError):
+                timer = loop.call_later(self._first_byte_timeout, self._silent, conn)
+                self._waiting[conn] = (timer, peer)
+                loop.add_reader(conn.fileno(), self._first_byte, conn)
+            except OSError:
+                conn.close()
+            else:
+                self._dispatch(conn, head, peer)
 
     def _resume_accept(self, listening: socket.socket, backlog: int) -> None:
         if self._loop is not None and listening.fileno() >= 0:
@@ -138,6 +145,8 @@ class Listener:
         return timer, peer
 
     def _first_byte(self, conn: socket.socket) -> None:
+        if conn not in self._waiting:
+            return  # already closed (timer, or close()) in this same loop turn
         try:
             head = conn.recv(1, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
@@ -145,6 +154,9 @@ class Listener:
         except OSError:
             head = b""
         _timer, peer = self._forget(conn)
+        self._dispatch(conn, head, peer)
+
+    def _dispatch(self, conn: socket.socket, head: bytes, peer: Any) -> None:
         if not head:
             conn.close()  # closed (or reset) before sending anything
             return

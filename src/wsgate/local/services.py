@@ -254,15 +254,25 @@ class FunctionNetwork:
     Attributes:
         env: Variables for the function's environment: ``AWS_ENDPOINT_URL_DYNAMODB`` and
             ``AWS_ENDPOINT_URL_SQS`` (read by boto3 and the JavaScript SDK v3),
-            ``AWS_CA_BUNDLE`` (botocore) and ``NODE_EXTRA_CA_CERTS`` (Node.js) naming the local
-            CA, and ``WSGATE_REDIRECT``, the hooks' hostname table.
+            ``AWS_CA_BUNDLE`` (botocore), ``REQUESTS_CA_BUNDLE`` (requests) and
+            ``SSL_CERT_FILE`` (OpenSSL's default, so Python's ``ssl``/``urllib``), each the local
+            CA plus the public ones (:meth:`LocalCA.trust_bundle`), ``NODE_EXTRA_CA_CERTS``
+            (Node.js: the local CA, added to its own), and ``WSGATE_REDIRECT``, the hooks'
+            hostname table.
         python_path: Directories to put first on ``PYTHONPATH`` (the ``sitecustomize`` hook).
-        node_options: Words to add to ``NODE_OPTIONS`` (``--require`` the redirect hook).
+        node_options: Words to add to ``NODE_OPTIONS`` (``--require`` the redirect hook),
+            joined with spaces; a path holding spaces comes double-quoted, as Node.js reads
+            ``NODE_OPTIONS``.
     """
 
     env: Mapping[str, str]
     python_path: tuple[str, ...]
     node_options: tuple[str, ...]
+
+
+def _node_option_word(path: str) -> str:
+    # NODE_OPTIONS is split at spaces; Node.js reads a double-quoted word as one.
+    return f'"{path}"' if any(c.isspace() for c in path) else path
 
 
 def function_network(
@@ -289,8 +299,11 @@ def function_network(
         env["AWS_ENDPOINT_URL_DYNAMODB"] = services.endpoint
         env["AWS_ENDPOINT_URL_SQS"] = services.endpoint
     if ca is not None:
-        env["AWS_CA_BUNDLE"] = str(ca.ca_bundle)
-        env["NODE_EXTRA_CA_CERTS"] = str(ca.ca_bundle)
+        trust = str(ca.trust_bundle())  # these three replace the default store: keep it too
+        env["AWS_CA_BUNDLE"] = trust  # botocore
+        env["REQUESTS_CA_BUNDLE"] = trust  # requests
+        env["SSL_CERT_FILE"] = trust  # OpenSSL's default: Python's ssl, urllib, aiohttp
+        env["NODE_EXTRA_CA_CERTS"] = str(ca.ca_bundle)  # added to Node's own
     host = "127.0.0.1" if emulator_host in ("", "0.0.0.0") else emulator_host
     host = "::1" if host == "::" else host
     if api_hostnames:
@@ -298,5 +311,5 @@ def function_network(
     return FunctionNetwork(
         env=env,
         python_path=(str(PYTHON_DIR),),
-        node_options=("--require", str(NODE_REDIRECT)),
+        node_options=("--require", _node_option_word(str(NODE_REDIRECT))),
     )

@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wsgate.exceptions import ConfigurationError
 
@@ -33,6 +34,7 @@ logger = logging.getLogger("wsgate.local")
 CA_DIR_VARIABLE = "WSGATE_CA_DIR"
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
+TRUST_FILE = "trust.pem"
 CA_DAYS = 3650
 SERVER_DAYS = 30
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -67,36 +69,72 @@ class LocalCA:
     def load_or_create(cls, directory: Path | None = None) -> LocalCA:
         """Load the CA in ``directory`` (default :func:`default_ca_dir`), creating it once.
 
+        ``ca-key.pem`` (mode 0600) holds the key and the certificate and is created in one
+        step (a temporary file hard-linked into place), so emulators starting at the same time
+        end up with the same CA; ``ca.pem`` is (re)written from it when missing or different.
+
         Raises:
             ConfigurationError: The directory cannot be written, or holds a damaged CA.
         """
         folder = Path(directory) if directory is not None else default_ca_dir()
         cert_path, key_path = folder / CA_CERT_FILE, folder / CA_KEY_FILE
         try:
-            if not (cert_path.exists() and key_path.exists()):
-                _create_ca(folder, cert_path, key_path)
+            if not key_path.exists() and _create_ca(folder, key_path):
                 logger.info("created a local certificate authority in %s", folder)
             ca = cls(folder, cert_path)
-            ca._load()  # fail now, not at the first handshake
+            _cert, _key, cert_pem = ca._load()  # fail now, not at the first handshake
+            if not cert_path.exists() or cert_path.read_bytes() != cert_pem:
+                _write_atomically(cert_path, cert_pem, 0o644)
         except OSError as exc:
             raise ConfigurationError(f"local CA in {folder}: {exc}") from exc
         return ca
 
-    def _load(self) -> tuple[object, object]:
+    def _load(self) -> tuple[Any, Any, bytes]:
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
 
+        data = (self.directory / CA_KEY_FILE).read_bytes()
+        start = data.find(b"-----BEGIN CERTIFICATE-----")
         try:
-            cert = x509.load_pem_x509_certificate(self.ca_bundle.read_bytes())
-            key = serialization.load_pem_private_key(
-                (self.directory / CA_KEY_FILE).read_bytes(), password=None
-            )
+            if start < 0:
+                raise ValueError("no certificate after the key")
+            cert = x509.load_pem_x509_certificate(data[start:])
+            key = serialization.load_pem_private_key(data[:start], password=None)
         except ValueError as exc:
             raise ConfigurationError(
                 f"local CA in {self.directory} is damaged ({exc}); delete the folder to make a "
                 "new one (and trust the new ca.pem again)"
             ) from exc
-        return cert, key
+        return cert, key, data[start:]
+
+    def trust_bundle(self) -> Path:
+        """A PEM file with this CA *and* the usual public CAs, for ``AWS_CA_BUNDLE`` and co.
+
+        botocore uses ``AWS_CA_BUNDLE`` instead of its own bundle, ``requests`` does the same
+        with ``REQUESTS_CA_BUNDLE``, and OpenSSL with ``SSL_CERT_FILE`` (Node.js, by contrast,
+        adds ``NODE_EXTRA_CA_CERTS`` to its own), so the local CA alone would make calls to
+        real services fail verification. The public part is certifi's bundle (what botocore
+        and requests use) followed by OpenSSL's default file (the system's store, which may
+        hold an organisation's own CAs). Rewritten on each call (atomically).
+        """
+        sources: list[Path] = []
+        try:
+            import certifi
+
+            sources.append(Path(certifi.where()))
+        except ImportError:
+            pass
+        if cafile := ssl.get_default_verify_paths().cafile:
+            sources.append(Path(cafile))
+        parts = [self.ca_bundle.read_bytes().rstrip(b"\n") + b"\n"]
+        for source in dict.fromkeys(sources):
+            try:
+                parts.append(source.read_bytes().rstrip(b"\n") + b"\n")
+            except OSError:
+                continue  # a default path that is not there on this system
+        path = self.directory / TRUST_FILE
+        _write_atomically(path, b"".join(parts), 0o644)
+        return path
 
     def server_context(self, hostnames: Sequence[str] = ()) -> ssl.SSLContext:
         """A server-side context with a fresh certificate for loopback plus ``hostnames``.
@@ -111,6 +149,7 @@ class LocalCA:
                 names.append(f"*.{rest}")
         pem = self.issue(list(dict.fromkeys(names)))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.set_alpn_protocols(["http/1.1"])  # a browser offering h2 gets HTTP/1.1
         with tempfile.TemporaryDirectory(prefix="wsgate-tls-") as folder:
             path = Path(folder) / "server.pem"
             path.touch(0o600)
@@ -125,7 +164,7 @@ class LocalCA:
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-        ca_cert, ca_key = self._load()
+        ca_cert, ca_key, _pem = self._load()
         assert isinstance(ca_cert, x509.Certificate)
         assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
         key = ec.generate_private_key(ec.SECP256R1())
@@ -175,7 +214,8 @@ class LocalCA:
         ) + cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _create_ca(folder: Path, cert_path: Path, key_path: Path) -> None:
+def _create_ca(folder: Path, key_path: Path) -> bool:
+    """Make a CA into ``key_path`` unless another process just did; whether this one did."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -222,14 +262,27 @@ def _create_ca(folder: Path, cert_path: Path, key_path: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    # The key first, created 0600 from the start (never readable by others, even briefly); the
-    # certificate last, so a crash in between leaves no ca.pem and the next start makes a new CA.
-    _write_private(key_path, key_pem)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    # Written 0600 from the start (mkstemp), then linked into place: link never replaces an
+    # existing file, so when two processes race, the first CA stays and both use it.
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".ca-key-", suffix=".pem")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key_pem + cert.public_bytes(serialization.Encoding.PEM))
+        os.link(temporary, key_path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temporary)
+    return True
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    os.chmod(path, 0o600)
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".wsgate-", suffix=".pem")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

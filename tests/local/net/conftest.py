@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,3 +44,20 @@ def connection_id(emulator: ThreadedEmulator, before: set[str]) -> str:
         10,
         "a new connection",
     )
+
+
+def sdk_v3_node_modules() -> Path | None:
+    """A ``node_modules`` holding the AWS SDK for JavaScript v3 clients, if one is installed.
+
+    The function runtime installs the SDK once into the per-user cache
+    (``~/.cache/wsgate/node-sdk/*/node_modules``); ``WSGATE_TEST_NODE_SDK`` names another.
+    """
+    import os
+
+    if env := os.environ.get("WSGATE_TEST_NODE_SDK"):
+        return Path(env)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    for found in sorted((cache / "wsgate" / "node-sdk").glob("*/node_modules")):
+        if (found / "@aws-sdk" / "client-apigatewaymanagementapi").is_dir():
+            return found
+    return None

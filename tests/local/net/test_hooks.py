@@ -25,7 +25,7 @@ from wsgate.local.hooks import (
 from wsgate.local.services import function_network
 from wsgate.local.tls import LocalCA
 
-from .conftest import API_HOST, connection_id
+from .conftest import API_HOST, API_ID, connection_id, sdk_v3_node_modules
 
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -85,7 +85,8 @@ def test_python_without_the_ca_bundle_refuses_the_certificate(
     tls_emulator: ThreadedEmulator, ca: LocalCA
 ) -> None:
     env, _ = _function_env(tls_emulator, ca)
-    del env["AWS_CA_BUNDLE"]
+    for name in ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        del env[name]
     done = subprocess.run(
         [sys.executable, "-c", PYTHON_SENDER, API_HOST, "nobody"],
         env=env,
@@ -96,6 +97,27 @@ def test_python_without_the_ca_bundle_refuses_the_certificate(
     )
     assert done.returncode != 0
     assert "CERTIFICATE_VERIFY_FAILED" in done.stderr
+
+
+URLLIB_SENDER = textwrap.dedent(
+    """
+    import sys, urllib.request
+    url = f"https://{sys.argv[1]}/local/@connections/{sys.argv[2]}"
+    request = urllib.request.Request(url, data=b"from urllib", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        print(answer.status)
+    """
+)
+
+
+def test_python_urllib_trusts_the_local_ca_through_ssl_cert_file(
+    tls_emulator: ThreadedEmulator, ca: LocalCA
+) -> None:
+    env, _ = _function_env(tls_emulator, ca)
+    with connect(tls_emulator.ws_url) as ws:
+        target = connection_id(tls_emulator, set())
+        assert _run([sys.executable, "-c", URLLIB_SENDER, API_HOST, target], env).strip() == "200"
+        assert ws.recv(10) == "from urllib"
 
 
 PYTHON_RESOLVE = textwrap.dedent(
@@ -168,16 +190,23 @@ NODE_SENDER = textwrap.dedent(
 )
 
 
+NODE_ESM_SENDER = NODE_SENDER.replace(
+    "const https = require('https');", "import https from 'node:https';"
+)
+
+
 @needs_node
+@pytest.mark.parametrize("module", ["commonjs", "module"])
 def test_node_https_reaches_the_emulator_through_the_api_hostname(
-    tls_emulator: ThreadedEmulator, ca: LocalCA
+    tls_emulator: ThreadedEmulator, ca: LocalCA, module: str
 ) -> None:
     assert NODE is not None
     env, node_options = _function_env(tls_emulator, ca)
     env["NODE_OPTIONS"] = " ".join(node_options)
+    script = NODE_SENDER if module == "commonjs" else NODE_ESM_SENDER
     with connect(tls_emulator.ws_url) as ws:
         target = connection_id(tls_emulator, set())
-        out = _run([NODE, "-e", NODE_SENDER, API_HOST, target], env)
+        out = _run([NODE, f"--input-type={module}", "-e", script, API_HOST, target], env)
         assert out.strip() == "200"
         assert ws.recv(10) == "from a node function"
 
@@ -222,3 +251,40 @@ def test_the_node_hook_is_inert_without_the_variable() -> None:
         assert _run([NODE, "-e", NODE_CONNECT, str(port_a)], env).strip() == str(port_a)
         env[REDIRECT_VARIABLE] = f"localhost=127.0.0.1:{port_b}"
         assert _run([NODE, "-e", NODE_CONNECT, str(port_a)], env).strip() == str(port_b)
+
+
+SDK_SENDER = textwrap.dedent(
+    """
+    // As AWS's simple-websockets-chat-app builds its client: an explicit endpoint of the
+    // API's AWS hostname, which no environment variable overrides.
+    const {
+      ApiGatewayManagementApiClient, PostToConnectionCommand,
+    } = require('@aws-sdk/client-apigatewaymanagementapi');
+    const [apiId, id] = process.argv.slice(1);
+    const client = new ApiGatewayManagementApiClient({
+      apiVersion: '2018-11-29',
+      endpoint: `https://${apiId}.execute-api.${process.env.AWS_REGION}.amazonaws.com/local`,
+    });
+    client.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'from the sdk v3' }))
+      .then(() => console.log('sent'))
+      .catch((e) => { console.error(e); process.exit(1); });
+    """
+)
+
+
+@needs_node
+def test_node_sdk_v3_with_the_samples_explicit_endpoint_reaches_the_emulator(
+    tls_emulator: ThreadedEmulator, ca: LocalCA
+) -> None:
+    assert NODE is not None
+    modules = sdk_v3_node_modules()
+    if modules is None:
+        pytest.skip("the AWS SDK for JavaScript v3 is not installed in the per-user cache")
+    env, node_options = _function_env(tls_emulator, ca)
+    env["NODE_OPTIONS"] = " ".join(node_options)
+    env["NODE_PATH"] = str(modules)
+    with connect(tls_emulator.ws_url) as ws:
+        target = connection_id(tls_emulator, set())
+        out = _run([NODE, "-e", SDK_SENDER, API_ID, target], env)
+        assert out.strip() == "sent"
+        assert ws.recv(10) == "from the sdk v3"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,8 @@ from wsgate.exceptions import ConfigurationError
 from wsgate.local.services import LocalServices, function_network
 from wsgate.local.tls import LocalCA
 from wsgate.testing.servers import LocalServer, free_port
+
+from .conftest import sdk_v3_node_modules
 
 pytestmark = pytest.mark.dynamodb
 
@@ -140,7 +144,8 @@ def test_a_function_process_reaches_the_services_through_the_environment(
     services.create_queues([QueueSpec("Jobs", "jobs")])
     network = function_network(emulator_port=3001, api_hostnames=[], ca=ca, services=services)
     assert network.env["AWS_ENDPOINT_URL_DYNAMODB"] == services.endpoint
-    assert network.env["AWS_CA_BUNDLE"] == network.env["NODE_EXTRA_CA_CERTS"]
+    assert network.env["NODE_EXTRA_CA_CERTS"] == str(ca.ca_bundle)
+    assert Path(network.env["AWS_CA_BUNDLE"]).read_bytes().startswith(ca.ca_bundle.read_bytes())
     env = {
         "PATH": os.environ.get("PATH", ""),
         "AWS_ACCESS_KEY_ID": "x",
@@ -155,6 +160,44 @@ def test_a_function_process_reaches_the_services_through_the_environment(
     client = services.client("dynamodb")
     try:
         key = {"connectionId": {"S": "from-function"}}
+        assert "Item" in client.get_item(TableName="chat-connections", Key=key)
+    finally:
+        client.close()
+
+
+SDK_V3_FUNCTION = textwrap.dedent(
+    """
+    const { DynamoDBClient, PutItemCommand } = require('@aws-sdk/client-dynamodb');
+    new DynamoDBClient({}).send(new PutItemCommand({
+      TableName: 'chat-connections', Item: { connectionId: { S: 'from-sdk-v3' } },
+    })).then(() => console.log('ok')).catch((e) => { console.error(e); process.exit(1); });
+    """
+)
+
+
+def test_a_node_sdk_v3_function_reads_the_endpoint_variable(
+    services: LocalServices, ca: LocalCA
+) -> None:
+    node, modules = shutil.which("node"), sdk_v3_node_modules()
+    if node is None or modules is None:
+        pytest.skip("node or the AWS SDK for JavaScript v3 (per-user cache) is missing")
+    services.create_tables([CONNECTIONS])
+    network = function_network(emulator_port=3001, api_hostnames=[], ca=ca, services=services)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "NODE_PATH": str(modules),
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_REGION": "us-east-1",
+        **network.env,
+    }
+    done = subprocess.run(
+        [node, "-e", SDK_V3_FUNCTION], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "ok", done.stderr
+    client = services.client("dynamodb")
+    try:
+        key = {"connectionId": {"S": "from-sdk-v3"}}
         assert "Item" in client.get_item(TableName="chat-connections", Key=key)
     finally:
         client.close()

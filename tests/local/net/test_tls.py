@@ -7,6 +7,9 @@ import http.client
 import os
 import ssl
 import stat
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,11 +42,50 @@ def test_the_ca_folder_comes_from_the_environment(tmp_path: Any, monkeypatch: An
     assert ca.ca_bundle.exists()
 
 
+def test_the_trust_bundle_keeps_the_public_cas_next_to_the_local_one(ca: LocalCA) -> None:
+    import certifi
+
+    bundle = ca.trust_bundle().read_bytes()
+    assert bundle.startswith(ca.ca_bundle.read_bytes())
+    assert Path(certifi.where()).read_bytes().rstrip(b"\n") in bundle  # real AWS still verifies
+    context = ssl.create_default_context(cafile=str(ca.trust_bundle()))
+    assert len(context.get_ca_certs()) > 100
+
+
 def test_a_damaged_ca_is_a_clear_error(tmp_path: Any) -> None:
     LocalCA.load_or_create(tmp_path)
-    (tmp_path / "ca.pem").write_text("not a certificate")
+    (tmp_path / "ca-key.pem").write_text("not a key")
     with pytest.raises(ConfigurationError, match="damaged"):
         LocalCA.load_or_create(tmp_path)
+
+
+def test_a_lost_or_edited_ca_pem_is_written_again_from_the_key_file(tmp_path: Any) -> None:
+    pem = LocalCA.load_or_create(tmp_path).ca_bundle.read_bytes()
+    (tmp_path / "ca.pem").unlink()
+    assert LocalCA.load_or_create(tmp_path).ca_bundle.read_bytes() == pem
+    (tmp_path / "ca.pem").write_text("edited")
+    assert LocalCA.load_or_create(tmp_path).ca_bundle.read_bytes() == pem
+
+
+def test_emulators_starting_together_share_one_ca(tmp_path: Any) -> None:
+    folder = tmp_path / "ca"
+    script = (
+        "import sys; from pathlib import Path; from wsgate.local.tls import LocalCA; "
+        "ca = LocalCA.load_or_create(Path(sys.argv[1])); "
+        "sys.stdout.write(ca.ca_bundle.read_text())"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(folder)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    outputs = [proc.communicate(timeout=120)[0] for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs)
+    assert len(set(outputs)) == 1 and outputs[0].startswith("-----BEGIN CERTIFICATE-----")
+    assert (folder / "ca.pem").read_text() == outputs[0]
+    assert sorted(p.name for p in folder.iterdir()) == ["ca-key.pem", "ca.pem"]  # no leftovers
 
 
 def test_boto3_over_https_with_aws_ca_bundle_posts_to_a_plain_ws_client(
@@ -51,6 +93,7 @@ def test_boto3_over_https_with_aws_ca_bundle_posts_to_a_plain_ws_client(
 ) -> None:
     monkeypatch.setenv("AWS_CA_BUNDLE", str(ca.ca_bundle))
     https = f"https://127.0.0.1:{tls_emulator.port}/local"
+    assert tls_emulator.emulator.https_endpoint == https
     with connect(tls_emulator.ws_url) as ws:  # plain ws:// on the same port
         target = connection_id(tls_emulator, set())
         tls_emulator.client(endpoint=https).post_to_connection(ConnectionId=target, Data=b"hi")
