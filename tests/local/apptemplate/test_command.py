@@ -63,3 +63,30 @@ def test_parameter_overrides_forms() -> None:
     }
     with pytest.raises(ConfigurationError, match="KEY=VALUE"):
         parse_overrides(["novalue"])
+
+
+def test_prepare_names_a_function_whose_code_is_missing(tmp_path: Path) -> None:
+    from wsgate.local.apptemplate.runner import TemplateRunner
+    from wsgate.local.lambda_runtime import FunctionHost
+
+    (tmp_path / "here").mkdir()
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        """
+Resources:
+  Api: {Type: AWS::ApiGatewayV2::Api, Properties: {ProtocolType: WEBSOCKET}}
+  Here:
+    Type: AWS::Lambda::Function
+    Properties: {Code: here/, Handler: a.b, Runtime: python3.12}
+  Gone:
+    Type: AWS::Lambda::Function
+    Properties: {Code: gone/, Handler: a.b, Runtime: python3.12}
+"""
+    )
+    runner = TemplateRunner(load_template_app(path), tls=False)
+    runner.host = FunctionHost(runner.app.functions)
+    try:
+        problems = runner.prepare()
+    finally:
+        runner.close()
+    assert len(problems) == 1 and "Gone" in problems[0] and "not a folder" in problems[0]

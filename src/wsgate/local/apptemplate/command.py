@@ -55,6 +55,8 @@ async def start_template(
     emulator = Emulator(runner.app_spec(), config)
     await emulator.start()
     runner.start_functions(emulator.port, config.host)
+    for problem in await asyncio.to_thread(runner.prepare):
+        logger.warning("%s", problem)
     emulator.authorizer = runner.authorizer(config.integration_timeout)
     if reload:
         emulator._spawn(_watch(runner))  # the emulator owns its task set

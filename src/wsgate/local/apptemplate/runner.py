@@ -169,6 +169,24 @@ class TemplateRunner:
             kwargs["python"] = self.python
         self.host = FunctionHost(self.app.functions, **kwargs)
 
+    def prepare(self) -> list[str]:
+        """Check every function ahead of its first call (code root, Node.js SDK install).
+
+        Returns:
+            One line per function that cannot run (its calls will fail; the others run).
+        """
+        from wsgate.exceptions import ConfigurationError
+
+        problems: list[str] = []
+        if self.host is None:
+            return problems
+        for logical_id in self.app.functions:
+            try:
+                self.host.pool(logical_id).prepare()
+            except ConfigurationError as exc:
+                problems.append(str(exc))
+        return problems
+
     def authorizer(self, timeout: float = 29.0) -> LocalAuthorizer | None:
         """The template's ``$connect`` authorizer, run in its function (``None``: none)."""
         spec = self.app.authorizer
