@@ -35,6 +35,7 @@ def test_the_sam_chat_example_runs_from_the_command_line(tmp_path: Path) -> None
     env = dict(os.environ)
     env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[3] / "src"))
     env["WSGATE_REGISTRY"] = f"sqlite:///{tmp_path / 'registry.db'}"
+    env["WSGATE_CA_DIR"] = str(tmp_path / "ca")  # never the user's own CA
     template = EXAMPLES / "sam-chat" / "template.yaml"
     process = subprocess.Popen(
         [sys.executable, "-m", "wsgate.cli", "serve", "--template", str(template), "--port", "0"],
