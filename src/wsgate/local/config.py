@@ -98,7 +98,12 @@ class EmulatorConfig:
         faults: The fault-injection switches.
         verify_signatures: Require SigV4-signed Management API requests, signed with the
             emulator's ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (403 otherwise, as AWS;
-            see :mod:`wsgate.local.sigv4_verify`).
+            see :mod:`wsgate.local.sigv4_verify`). The dashboard's actions follow the same rule.
+        request_timeout: Seconds an HTTP request (head and body) may take to arrive from its
+            first byte; then ``408`` and the connection is closed (slowloris).
+        keep_alive_timeout: Seconds an HTTP connection may wait for its next request.
+        dashboard_actions: Whether the dashboard may send, broadcast, disconnect and change
+            faults. ``None`` (the default): on loopback only; off loopback it is read-only.
     """
 
     host: str = "127.0.0.1"
@@ -116,3 +121,6 @@ class EmulatorConfig:
     in_process_sends: bool = True
     switch_interval: float | None = 0.0005
     verify_signatures: bool = False
+    request_timeout: float = 10.0
+    keep_alive_timeout: float = 60.0
+    dashboard_actions: bool | None = None

@@ -34,6 +34,9 @@ __all__ = ["Dashboard", "Feed"]
 logger = logging.getLogger("wsgate.local")
 
 _PREVIEW = 2000  # characters of a message shown in the feed
+#: Bytes of feed events a page may leave unread before it is dropped (a stalled stream
+#: would otherwise buffer every event without limit). The page's EventSource reconnects.
+MAX_FEED_BACKLOG = 1024 * 1024
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -71,8 +74,20 @@ class Feed:
         for transport in list(self._subscribers):
             if transport.is_closing():
                 self._subscribers.discard(transport)
+            elif transport.get_write_buffer_size() > MAX_FEED_BACKLOG:
+                logger.warning(
+                    "dropping a dashboard event stream that left %d bytes unread",
+                    transport.get_write_buffer_size(),
+                )
+                self._subscribers.discard(transport)
+                transport.abort()
             else:
                 transport.write(chunk)
+
+    @property
+    def subscribers(self) -> int:
+        """How many event streams are open."""
+        return len(self._subscribers)
 
     def publish_message(self, session: Session, direction: str, data: str | bytes) -> None:
         """Record a message in or out of a connection and show it on open pages."""

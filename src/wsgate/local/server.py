@@ -35,6 +35,9 @@ __all__ = ["Authorizer", "Emulator", "exposure_warning"]
 logger = logging.getLogger("wsgate.local")
 
 DELIVERY_SWEEP_INTERVAL = 1.0
+#: Bytes a client may leave unread in our write buffer before its messages stop being handled
+#: (backpressure: its socket is then not read either).
+WRITE_BUFFER_HIGH = 256 * 1024
 # What _set_environment may change, and stop() restores.
 _ENVIRONMENT_KEYS = (
     "WSGATE_ENDPOINT",
@@ -63,11 +66,43 @@ class _Channel(asyncio.Protocol):
         self.streaming = False
         self._buffer = bytearray()
         self._busy = False
+        # Slowloris guard: a request must arrive whole within request_timeout of its first
+        # byte; a keep-alive connection waiting for its next request closes after
+        # keep_alive_timeout.
+        self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.emulator._channels.add(self)
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        self._arm(self.emulator.config.keep_alive_timeout)
+
+    def _arm(self, delay: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = (
+            None if delay is None else asyncio.get_running_loop().call_later(delay, self._expired)
+        )
+
+    def _expired(self) -> None:
+        self._timer = None
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.session is not None:
+            return
+        if self._buffer:  # a request started and never completed (slowloris): 408
+            logger.info("closing a connection whose request did not complete in time")
+            self._reply(response(408, keep_alive=False), keep_alive=False)
+        else:
+            transport.close()  # an idle keep-alive connection
+
+    def pause_writing(self) -> None:
+        if self.session is not None:
+            self.session.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.session is not None:
+            self.session.resume_writing()
 
     def data_received(self, data: bytes) -> None:
         if self.session is not None:
@@ -76,6 +111,8 @@ class _Channel(asyncio.Protocol):
             return  # nothing may arrive before the 101; a client that sends anyway is ignored
         if self.streaming:
             return
+        if not self._buffer and not self._busy:
+            self._arm(self.emulator.config.request_timeout)  # a new request begins
         self._buffer += data
         if not self._busy:
             self._process()
@@ -84,9 +121,10 @@ class _Channel(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         while not self._busy and self.session is None and not transport.is_closing():
-            end = self._buffer.find(b"\r\n\r\n")
+            end = self._buffer.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES + 4)
             if end < 0:
-                if len(self._buffer) > MAX_HEAD_BYTES:
+                # Checked on every read, however the head arrived (one large read included).
+                if len(self._buffer) >= MAX_HEAD_BYTES + 4:
                     self._reply(response(431, keep_alive=False), keep_alive=False)
                 return
             head = bytes(self._buffer[: end + 4])
@@ -102,6 +140,7 @@ class _Channel(asyncio.Protocol):
                 return
             request.body = bytes(self._buffer[end + 4 : end + 4 + length])
             del self._buffer[: end + 4 + length]
+            self._arm(None)
             if request.is_upgrade:
                 self.emulator._upgrade(self, request)
                 return
@@ -111,6 +150,7 @@ class _Channel(asyncio.Protocol):
                 return
             if isinstance(result, bytes):
                 self._reply(result, request.keep_alive)
+                self._await_next()
                 continue
             self._busy = True
             task: asyncio.Future[bytes] = asyncio.ensure_future(result)
@@ -127,8 +167,13 @@ class _Channel(asyncio.Protocol):
             self._reply(payload, keep_alive=False)
             return
         self._reply(task.result(), request.keep_alive)
+        self._await_next()
         if self._buffer:
             self._process()
+
+    def _await_next(self) -> None:
+        config = self.emulator.config
+        self._arm(config.request_timeout if self._buffer else config.keep_alive_timeout)
 
     def _reply(self, payload: bytes, keep_alive: bool) -> None:
         transport = self.transport
@@ -139,6 +184,7 @@ class _Channel(asyncio.Protocol):
             transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._arm(None)
         self.emulator._channels.discard(self)
         if self.session is not None:
             self.session.connection_lost()
@@ -333,7 +379,8 @@ class Emulator:
             session.close(1001, "Going away")
         # Messages still queued for a worker belong to connections closing now: drop them, so
         # the $disconnect calls that follow do not wait behind them (Ctrl-C under load).
-        dropped = self.invoker.cancel_queued()
+        dropped = self.routing.scheduler.drop(self.connections.values())
+        dropped += self.invoker.cancel_queued()
         if dropped:
             logger.info("stopping: dropped %d queued message(s) of closed connections", dropped)
         loop = asyncio.get_running_loop()
@@ -460,6 +507,7 @@ class Emulator:
             compression=self.config.compression,
             on_message=self.routing.on_message,
             on_closed=self.routing.on_closed,
+            on_ready=self.routing.scheduler.ready,
         )
         channel.session = session
         self._spawn(self.routing.handshake(session))
