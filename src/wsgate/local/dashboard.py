@@ -8,7 +8,13 @@ API (all under ``/_wsgate/api/``):
 - ``DELETE connections/{id}``: disconnect it (``$disconnect`` sees 1000);
 - ``POST broadcast`` (raw body): send to every live connection;
 - ``GET faults`` / ``PUT faults`` (JSON): read or change the fault-injection switches;
-- ``GET events``: the live feed (``connect``, ``disconnect``, ``message``, ``faults``).
+- ``GET events``: the live feed (``connect``, ``disconnect``, ``message``, ``faults``);
+- ``GET info``: ``{"actions": bool, "signed": bool, "note": str | None}``, what the page may do.
+
+The actions (send, broadcast, disconnect, changing faults) keep the server's promises: with
+``--verify-signatures`` they need a SigV4 signature like the Management API (403 otherwise),
+and an emulator listening beyond loopback serves a read-only dashboard unless started with
+``--dashboard-actions`` (:attr:`EmulatorConfig.dashboard_actions`).
 """
 
 from __future__ import annotations
@@ -153,6 +159,52 @@ class Dashboard:
             "messagesOut": session.messages_out,
         }
 
+    @property
+    def actions_enabled(self) -> bool:
+        """Whether the actions are on: as configured, else only while on loopback."""
+        config = self.emulator.config
+        if config.dashboard_actions is not None:
+            return config.dashboard_actions
+        from wsgate.local.origin import is_loopback_host
+
+        return is_loopback_host(config.host)
+
+    def info(self) -> dict[str, Any]:
+        """What the page may do, and why not (``GET info``)."""
+        signed = self.emulator.config.verify_signatures
+        note = None
+        if not self.actions_enabled:
+            note = (
+                "read-only: the emulator listens beyond loopback; start it with "
+                "--dashboard-actions to send, disconnect and change faults from here"
+            )
+        elif signed:
+            note = (
+                "actions need SigV4-signed requests (--verify-signatures), as the "
+                "Management API does; a browser page cannot sign them"
+            )
+        return {"actions": self.actions_enabled and not signed, "signed": signed, "note": note}
+
+    def action_refusal(self, request: HttpRequest) -> bytes | None:
+        """A 403 for an action the rules above forbid; ``None`` when it may run."""
+        route = request.path[len("/_wsgate/api/") :]
+        method = request.method
+        action = (
+            (route == "broadcast" and method == "POST")
+            or (route == "faults" and method in ("PUT", "POST"))
+            or (route.startswith("connections/") and method in ("POST", "DELETE"))
+        )
+        if not action:
+            return None
+        if not self.actions_enabled:
+            message = self.info()["note"]
+            return _json({"message": message}, False, status=403)
+        if self.emulator.config.verify_signatures:
+            from wsgate.local.server import signature_refusal
+
+            return signature_refusal(request)
+        return None
+
     def handle(self, request: HttpRequest, transport: asyncio.Transport) -> Any:
         """Answer a dashboard request: bytes, an awaitable of bytes, or None for the feed."""
         path = request.path
@@ -163,8 +215,13 @@ class Dashboard:
             return self._static(path.rsplit("/", 1)[1], keep)
         if not path.startswith("/_wsgate/api/"):
             return response(404, b"not found", keep_alive=keep)
+        refused = self.action_refusal(request)
+        if refused is not None:
+            return refused
         route = path[len("/_wsgate/api/") :]
         method = request.method
+        if route == "info" and method == "GET":
+            return _json(self.info(), keep)
         if route == "events" and method == "GET":
             self.feed.subscribe(transport)
             return None

@@ -30,7 +30,7 @@ from wsgate.local.origin import cross_site_refusal
 from wsgate.local.routing import Routing
 from wsgate.local.session import Session
 
-__all__ = ["Authorizer", "Emulator", "exposure_warning"]
+__all__ = ["Authorizer", "Emulator", "exposure_warning", "signature_refusal"]
 
 logger = logging.getLogger("wsgate.local")
 
@@ -473,7 +473,7 @@ class Emulator:
                 and "/" not in connection_id
             ):
                 if self.config.verify_signatures:
-                    refused = _signature_refusal(request)
+                    refused = signature_refusal(request)
                     if refused is not None:
                         return refused
                 return self.management.handle(request, connection_id)
@@ -513,7 +513,7 @@ class Emulator:
         self._spawn(self.routing.handshake(session))
 
 
-def _signature_refusal(request: HttpRequest) -> bytes | None:
+def signature_refusal(request: HttpRequest) -> bytes | None:
     """403 as AWS answers an unsigned or forged management call; ``None`` when it verifies."""
     from wsgate.local.sigv4_verify import (
         credentials_from_environment,

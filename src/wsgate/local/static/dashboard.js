@@ -50,7 +50,7 @@
       actions.append(
         button("Messages", "show", () => { selected = c.connectionId; $("filter-label").textContent = `(${c.connectionId})`; renderMessages(); refresh(); }),
         text(" "),
-        button("Disconnect", "disconnect", async () => { await call("DELETE", "connections/" + encodeURIComponent(c.connectionId)); refresh(); }),
+        button("Disconnect", "disconnect", async () => { const { status, data } = await call("DELETE", "connections/" + encodeURIComponent(c.connectionId)); if (status >= 400 && data && data.message) $("send-result").textContent = data.message; refresh(); }),
       );
       body.append(tr);
       const opt = document.createElement("option");
@@ -135,7 +135,18 @@
     feed.addEventListener("faults", () => loadFaults());
   }
 
+  async function loadInfo() {
+    // Read-only beyond loopback, and signed-only with --verify-signatures: say so, grey out.
+    const { status, data } = await call("GET", "info");
+    if (status !== 200 || data.actions) return;
+    $("actions-note").textContent = data.note;
+    $("actions-note").hidden = false;
+    for (const el of document.querySelectorAll("#send-form button, #faults-form button, #faults-form input")) el.disabled = true;
+    document.body.classList.add("read-only");
+  }
+
   refresh().then((data) => { if (data && data.recent) for (const m of data.recent) addMessage(m); });
+  loadInfo();
   loadFaults();
   openFeed();
 })();
