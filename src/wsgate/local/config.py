@@ -102,6 +102,8 @@ class EmulatorConfig:
         request_timeout: Seconds an HTTP request (head and body) may take to arrive from its
             first byte; then ``408`` and the connection is closed (slowloris).
         keep_alive_timeout: Seconds an HTTP connection may wait for its next request.
+        emf_metrics: Leave the app's metrics as EMF lines on stdout (as deployed); by
+            default the emulator shows them on the dashboard instead.
         dashboard_actions: Whether the dashboard may send, broadcast, disconnect and change
             faults. ``None`` (the default): on loopback only; off loopback it is read-only.
     """
@@ -124,3 +126,4 @@ class EmulatorConfig:
     request_timeout: float = 10.0
     keep_alive_timeout: float = 60.0
     dashboard_actions: bool | None = None
+    emf_metrics: bool = False

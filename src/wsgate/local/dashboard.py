@@ -9,6 +9,8 @@ API (all under ``/_wsgate/api/``):
 - ``POST broadcast`` (raw body): send to every live connection;
 - ``GET faults`` / ``PUT faults`` (JSON): read or change the fault-injection switches;
 - ``GET events``: the live feed (``connect``, ``disconnect``, ``message``, ``faults``);
+- ``GET metrics``: the app's metric totals since the start (``{"metrics": {name: {value,
+  unit}}}``; the feed's ``metrics`` events carry each batch);
 - ``GET info``: ``{"actions": bool, "signed": bool, "note": str | None}``, what the page may do.
 
 The actions (send, broadcast, disconnect, changing faults) keep the server's promises: with
@@ -34,6 +36,7 @@ from wsgate.local.http import HttpRequest, decode_path_segment, response
 if TYPE_CHECKING:
     from wsgate.local.server import Emulator
     from wsgate.local.session import Session
+    from wsgate.local.telemetry import DashboardSink
 
 __all__ = ["Dashboard", "Feed"]
 
@@ -115,6 +118,8 @@ class Dashboard:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.feed = Feed()
+        #: The app's metrics, when the emulator routes them here (see ``telemetry``).
+        self.metrics: DashboardSink | None = None
         self._registry: Any = None
         self._static_root: Path | None = None
 
@@ -222,6 +227,9 @@ class Dashboard:
         method = request.method
         if route == "info" and method == "GET":
             return _json(self.info(), keep)
+        if route == "metrics" and method == "GET":
+            totals = self.metrics.totals() if self.metrics is not None else {}
+            return _json({"metrics": totals, "onDashboard": self.metrics is not None}, keep)
         if route == "events" and method == "GET":
             self.feed.subscribe(transport)
             return None

@@ -237,6 +237,7 @@ class Emulator:
         self._server: asyncio.Server | None = None
         self._port = self.config.port
         self._installed_sender: Any = None
+        self._installed_metrics = False
         #: True from the start of :meth:`stop`: messages that still arrive are not handled.
         self.stopping = False
 
@@ -284,6 +285,8 @@ class Emulator:
             self._set_environment()
             if self.config.in_process_sends:
                 self._install_sender(loop)
+            if not self.config.emf_metrics:
+                self._install_metrics(loop)
         if self.app is None:
             self.app = self._load()
         if self.authorizer is None:
@@ -323,6 +326,22 @@ class Emulator:
         sender = Sender(self.endpoint, transport=LocalTransport(self, loop), registry=registry)
         wsgate_config.configure(sender=sender)
         self._installed_sender = sender
+
+    def _install_metrics(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Send the app's metrics to the dashboard instead of EMF lines on stdout.
+
+        Only when nobody chose a recorder yet (an app that calls ``set_metrics`` at import,
+        or a test that silenced metrics, keeps its own).
+        """
+        from wsgate.local.telemetry import DashboardSink
+        from wsgate.observe import metrics
+
+        if metrics._default is not None:
+            return
+        sink = DashboardSink(self.dashboard.feed, loop)
+        metrics.set_metrics(metrics.Metrics(sink=sink))
+        self.dashboard.metrics = sink
+        self._installed_metrics = True
 
     def _uninstall_sender(self) -> None:
         sender, self._installed_sender = self._installed_sender, None
@@ -410,6 +429,11 @@ class Emulator:
             await self._server.wait_closed()
         self.invoker.shutdown()
         self._uninstall_sender()
+        if self._installed_metrics:
+            from wsgate.observe.metrics import set_metrics
+
+            self._installed_metrics = False
+            set_metrics(None)
         self._restore_environment()
 
     def _restore_environment(self) -> None:

@@ -133,6 +133,7 @@
     feed.addEventListener("disconnect", (e) => { const d = JSON.parse(e.data); addMessage({ connectionId: d.connectionId, text: `${d.connectionId} disconnected (${d.code} ${d.reason})` }); refreshSoon(); });
     feed.addEventListener("message", (e) => { addMessage(JSON.parse(e.data)); refreshSoon(); });
     feed.addEventListener("faults", () => loadFaults());
+    feed.addEventListener("metrics", (e) => renderMetrics(JSON.parse(e.data).totals));
   }
 
   async function loadInfo() {
@@ -145,8 +146,23 @@
     document.body.classList.add("read-only");
   }
 
+  function renderMetrics(totals) {
+    const names = Object.keys(totals);
+    if (!names.length) return;
+    $("metrics").textContent = names.map((n) => `${n} ${totals[n]}`).join(" · ");
+  }
+  async function loadMetrics() {
+    const { status, data } = await call("GET", "metrics");
+    if (status !== 200) return;
+    if (!data.onDashboard) { $("metrics").textContent = "Metrics go to stdout as EMF lines (--metrics)."; return; }
+    const totals = {};
+    for (const [name, m] of Object.entries(data.metrics)) totals[name] = m.value;
+    renderMetrics(totals);
+  }
+
   refresh().then((data) => { if (data && data.recent) for (const m of data.recent) addMessage(m); });
   loadInfo();
+  loadMetrics();
   loadFaults();
   openFeed();
 })();
