@@ -157,3 +157,15 @@ def test_host_checks_stay_on_beyond_loopback(bound: str, host_header: str, refus
         f"GET /_wsgate/api/connections HTTP/1.1\r\nHost: {host_header}\r\n\r\n".encode()
     )
     assert (cross_site_refusal(request, bound) is not None) is refused
+
+
+def test_the_favicon_is_served_not_forbidden(emulator: Any) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
+    try:
+        conn.request("GET", "/favicon.ico")
+        reply = conn.getresponse()
+        body = reply.read()
+    finally:
+        conn.close()
+    assert reply.status == 200
+    assert reply.getheader("Content-Type") == "image/png" and body.startswith(b"\x89PNG")

@@ -134,10 +134,15 @@ class Dashboard:
         """The app's own web file for ``GET path`` (only web file types), or None.
 
         ``/wsgate-client.js`` is wsgate's delivery client, shipped in the package, unless the
-        app's folder has a file of that name.
+        app's folder has a file of that name; ``/favicon.ico`` likewise falls back to wsgate's
+        icon (browsers ask for it on every page: a 403 there reads like a broken setup).
         """
         root = self._static_root
-        if path == "/wsgate-client.js" and (root is None or not (root / path[1:]).is_file()):
+        if path in ("/wsgate-client.js", "/favicon.ico") and (
+            root is None or not (root / path[1:]).is_file()
+        ):
+            if path == "/favicon.ico":
+                return self._static("favicon.png", keep)
             from wsgate.delivery import client_js_path
 
             body = client_js_path().read_bytes()
