@@ -70,7 +70,7 @@ def test_a_client_flooding_without_reading_is_held_back(start_emulator: Any) -> 
     stop = threading.Event()
 
     with (
-        connect(running.ws_url, compression=None) as flooder,
+        connect(running.ws_url, compression=None, ping_interval=None) as flooder,
         connect(running.ws_url, compression=None) as other,
     ):
         other.send("warm-up")
@@ -118,7 +118,7 @@ def test_backpressure_pauses_and_then_delivers_everything(start_emulator: Any) -
     """Held back is not lost: a client that starts reading again gets every echo, in order."""
     running = start_emulator(ECHO, max_workers=4)
     count = 3000
-    with connect(running.ws_url, compression=None, max_queue=None) as ws:
+    with connect(running.ws_url, compression=None, max_queue=None, ping_interval=None) as ws:
         for n in range(count):
             ws.send(f"{n:05d}" + "x" * 200)
         received = sorted(ws.recv(30)[:5] for _ in range(count))
@@ -126,30 +126,29 @@ def test_backpressure_pauses_and_then_delivers_everything(start_emulator: Any) -
 
 
 def test_a_stalled_event_stream_is_dropped(emulator: Any) -> None:
-    events = socket.socket()
-    events.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    events.settimeout(10)
-    events.connect(("127.0.0.1", emulator.port))
-    events.sendall(b"GET /_wsgate/api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    head = b""
-    while b"wsgate feed" not in head:
-        head += events.recv(4096)
-    payload = "y" * 1500
-    count = 12_000  # events of ~1.7 KB: far more than the per-stream limit plus kernel buffers
-    with connect(emulator.ws_url, compression=None) as ws:
-        for _ in range(count):  # the stream is not read meanwhile
-            ws.send(payload)
-    received, closed = 0, False
-    try:
-        while chunk := events.recv(65536):
-            received += len(chunk)
-        closed = True
-    except ConnectionResetError:
-        closed = True  # dropped with an abort: what was in flight may be discarded
-    except TimeoutError:
-        closed = False  # still streaming: the emulator buffered all of it for this reader
-    finally:
-        events.close()
+    payload = "y" * 1900  # the feed shows up to 2,000 characters of a message
+    count = 4000  # ~8 MB of events: far more than the per-stream limit plus kernel buffers
+    with socket.socket() as events:
+        events.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        events.settimeout(10)
+        events.connect(("127.0.0.1", emulator.port))
+        events.sendall(b"GET /_wsgate/api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        head = b""
+        while b"wsgate feed" not in head:
+            head += events.recv(4096)
+        # No keepalive pings: under backpressure a slow machine may not answer one in time.
+        with connect(emulator.ws_url, compression=None, ping_interval=None) as ws:
+            for _ in range(count):  # the stream is not read meanwhile
+                ws.send(payload)
+        received, closed = 0, False
+        try:
+            while chunk := events.recv(65536):
+                received += len(chunk)
+            closed = True
+        except ConnectionResetError:
+            closed = True  # dropped with an abort: what was in flight may be discarded
+        except TimeoutError:
+            closed = False  # still streaming: the emulator buffered all of it for this reader
     assert closed, f"the stalled stream was kept (read {received} bytes afterwards)"
     assert received < count * len(payload)
     assert emulator.call(lambda: emulator.emulator.dashboard.feed.subscribers) == 0

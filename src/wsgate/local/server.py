@@ -74,6 +74,11 @@ class _Channel(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        if self.emulator.stopping:
+            # Accepted in the loop turn the server closed in: stop() has already swept the
+            # channels, so nobody would close this one (an unclosed socket at loop close).
+            transport.abort()
+            return
         self.emulator._channels.add(self)
         transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         self._arm(self.emulator.config.keep_alive_timeout)
@@ -427,6 +432,12 @@ class Emulator:
                 break
         if self._server is not None:
             await self._server.wait_closed()
+        # A last sweep: channels that appeared since the first one (a connection accepted just
+        # before the server closed) would otherwise outlive the loop with their sockets open.
+        for channel in list(self._channels):
+            if channel.transport is not None:
+                channel.transport.abort()
+        await asyncio.sleep(0)  # the aborts close their sockets on this loop turn
         self.invoker.shutdown()
         self._uninstall_sender()
         if self._installed_metrics:
