@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
@@ -265,13 +266,29 @@ def _run_on_sender_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
     future = asyncio.run_coroutine_threadsafe(wrapper(), loop)
     try:
+        # Short waits, not one long one: a signal the kernel delivers to another thread (the
+        # loop's, a worker's) runs its Python handler only once the main thread wakes up, and
+        # a main thread blocked on a lock without a timeout never would (Ctrl-C ignored).
+        while not concurrent.futures.wait([future], timeout=_WAKE_UP)[0]:
+            pass
         future.result()
     except KeyboardInterrupt:
         future.cancel()  # main() runs its cleanup (``finally``) on the loop
-        finished.wait(60)
+        _wait(finished, 60)
         raise
     except concurrent.futures.CancelledError:
-        finished.wait(60)
+        _wait(finished, 60)
+
+
+_WAKE_UP = 0.2
+"""Seconds between the main thread's wake-ups while ``wsgate serve`` runs (signal handling)."""
+
+
+def _wait(event: threading.Event, timeout: float) -> None:
+    """``event.wait(timeout)`` in short steps, so a second Ctrl-C is seen at once."""
+    deadline = time.monotonic() + timeout
+    while not event.wait(_WAKE_UP) and time.monotonic() < deadline:
+        pass
 
 
 #: Subcommand registrars, in ``--help`` order.

@@ -38,7 +38,7 @@ _CLOSE_GRACE = 5.0  # seconds a client gets to answer our close frame
 #: read, 256 KiB), so a flooding client holds a bounded amount of the emulator's memory.
 PENDING_HIGH = 64
 PENDING_LOW = 16
-_FEED_SLICE = 4096  # bytes parsed at a time, so the pending mark is checked between slices
+_FEED_SLICE = 1024  # bytes parsed at a time, so the pending mark is checked between slices
 #: Bytes of outbound data a client may leave unread before the emulator drops it (1006):
 #: messages posted to a client that never reads would otherwise pile up without limit.
 MAX_UNREAD_BYTES = 8 * 1024 * 1024
