@@ -200,8 +200,8 @@ def report(
         f'One client writes up to {messages:,} small messages (`{{"action":"echo","n":N}}`,'
         " echoed with `ws_send_message`) and never reads; another client sends one echo every"
         f" 100 ms for {seconds:g} s and times it; the emulator's RSS is sampled as it goes."
-        f" Before = the emulator at `{ref[:12]}` (the merge base with main: unbounded queues), after ="
-        " this tree (backpressure, fair turns, bounded unread output).",
+        f" Before = the emulator at `{ref[:12]}` (the merge base with main: unbounded"
+        " queues), after = this tree (backpressure, fair turns, bounded unread output).",
         "",
         "| figure | before | after | after / before |",
         "|---|---:|---:|---:|",
