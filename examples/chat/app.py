@@ -15,6 +15,11 @@ Client → server messages (the route is picked by ``$request.body.action``)::
 Server → client messages are JSON objects with a ``type``: ``name``, ``joined``, ``left``,
 ``members``, ``message``, ``error``, ``me``.
 
+Each route declares its body as a dataclass (``wsgate.bodies``, docs/bodies.md): a message that
+does not match (a missing ``room``, a number for ``text``) never reaches the handler; the page
+gets one ``wsgate.invalid`` frame listing the fields. ``wsgate asyncapi examples/chat/app.py``
+describes the whole API (AsyncAPI 3.0); ``wsgate serve`` shows it at ``/_wsgate/asyncapi``.
+
 Chat messages go out with acknowledged delivery (``wsgate.delivery``, docs/delivery.md): each
 carries a per-room sequence number, the page's ``wsgate-client.js`` acks it, delivers it in
 order and once, and after a dropped connection resumes the room from the replay buffer.
@@ -27,8 +32,10 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from wsgate.bodies import dump
 from wsgate.delivery import Delivery, enable
 from wsgate.gateway import (
     log_info,
@@ -53,6 +60,51 @@ _ROOM = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_TEXT = 2000
 
 
+@dataclass
+class SetName:
+    """Choose the name others see."""
+
+    name: str
+
+
+@dataclass
+class RoomRequest:
+    """Join or leave a room (1-32 letters, digits, '-' or '_')."""
+
+    room: str
+
+
+@dataclass
+class SendMessage:
+    """Say something in a room you joined."""
+
+    room: str
+    text: str
+
+
+@dataclass
+class ChatMessage:
+    """A chat line, sent to every member of the room (acked, in order, resumable)."""
+
+    type: Literal["message"]
+    room: str
+    user: str
+    text: str
+    at: float
+
+
+@dataclass
+class Me:
+    """The answer of ``whoami``."""
+
+    type: Literal["me"]
+    connectionId: str  # the wire name
+    user: str | None
+
+
+app.server_message("message", ChatMessage)
+
+
 def _name_of(connection_id: str) -> str:
     record = ws_get_connection(connection_id)
     if record and record.get("userId"):
@@ -69,17 +121,8 @@ def _error(connection_id: str, text: str) -> None:
     ws_send_message(connection_id, json.dumps({"type": "error", "error": text}))
 
 
-def _body(event: Any) -> dict[str, Any]:
-    try:
-        data = json.loads(event.body)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _room(event: Any) -> str | None:
-    room = _body(event).get("room")
-    if isinstance(room, str) and _ROOM.match(room):
+def _room(event: Any, room: str) -> str | None:
+    if _ROOM.match(room):
         return room
     _error(event.connection_id, "room must be 1-32 letters, digits, '-' or '_'")
     return None
@@ -105,8 +148,8 @@ def on_disconnect(event: Any) -> None:
 
 
 @app.route("setName")
-def set_name(event: Any) -> None:
-    name = str(_body(event).get("name") or "").strip()[:32]
+def set_name(event: Any, body: SetName) -> None:
+    name = body.name.strip()[:32]
     if not name:
         _error(event.connection_id, "name must not be empty")
         return
@@ -115,8 +158,8 @@ def set_name(event: Any) -> None:
 
 
 @app.route("join")
-def join(event: Any) -> None:
-    room = _room(event)
+def join(event: Any, body: RoomRequest) -> None:
+    room = _room(event, body.room)
     if room is None:
         return
     ws_join_room(event.connection_id, room)
@@ -129,8 +172,8 @@ def join(event: Any) -> None:
 
 
 @app.route("leave")
-def leave(event: Any) -> None:
-    room = _room(event)
+def leave(event: Any, body: RoomRequest) -> None:
+    room = _room(event, body.room)
     if room is None:
         return
     if ws_leave_room(event.connection_id, room):
@@ -141,34 +184,32 @@ def leave(event: Any) -> None:
 
 
 @app.route("sendMessage")
-def send_message(event: Any) -> None:
-    body = _body(event)
-    room = _room(event)
+def send_message(event: Any, body: SendMessage) -> None:
+    room = _room(event, body.room)
     if room is None:
         return
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
+    text = body.text
+    if not text.strip():
         _error(event.connection_id, "text must be a non-empty string")
         return
     record = ws_get_connection(event.connection_id)
     if not record or room not in (record.get("rooms") or ()):
         _error(event.connection_id, f"join {room} first")
         return
-    payload = {
-        "type": "message",
-        "room": room,
-        "user": record.get("userId") or "anonymous",
-        "text": text[:MAX_TEXT],
-        "at": time.time(),
-    }
-    delivery.send_to_room(room, payload)
+    message = ChatMessage(
+        type="message",
+        room=room,
+        user=record.get("userId") or "anonymous",
+        text=text[:MAX_TEXT],
+        at=time.time(),
+    )
+    delivery.send_to_room(room, dump(message))
 
 
 @app.route("whoami", two_way=True)
-def whoami(event: Any) -> dict[str, Any]:
+def whoami(event: Any) -> Me:
     record = ws_get_connection(event.connection_id) or {}
-    me = {"type": "me", "connectionId": event.connection_id, "user": record.get("userId")}
-    return {"statusCode": 200, "body": json.dumps(me)}
+    return Me(type="me", connectionId=event.connection_id, user=record.get("userId"))
 
 
 @app.default

@@ -159,6 +159,54 @@ def _add_template(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     add_template_command(subparsers)
 
 
+def _add_asyncapi(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "asyncapi",
+        help="write the AsyncAPI 3.0 document of an app (routes, bodies, replies)",
+        description="Write the AsyncAPI 3.0 document of APP as JSON; see docs/bodies.md.",
+    )
+    parser.add_argument("app", metavar="APP", help="path/to/app.py[:attr] or module:attr")
+    parser.add_argument("-o", "--output", help="write to this file (default: stdout)")
+    parser.add_argument(
+        "--url", help="the stage URL, e.g. wss://abc.execute-api.eu-west-1.amazonaws.com/prod"
+    )
+    parser.add_argument("--stage", default="prod", help="stage name without --url (prod)")
+    parser.add_argument("--title", help="info.title (default: the app's name)")
+    parser.add_argument("--api-version", default="1.0.0", help="info.version (1.0.0)")
+    parser.set_defaults(handler=_asyncapi)
+
+
+def _asyncapi(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from wsgate.asyncapi import build_document, render
+    from wsgate.deploy.cli import load_app
+    from wsgate.exceptions import WsgateError
+
+    try:
+        loaded = load_app(args.app)
+        if not hasattr(loaded.app, "routes"):
+            print("wsgate: APP must be a WebSocketApp to describe its routes", file=sys.stderr)
+            return 2
+        document = build_document(
+            loaded.app,
+            url=args.url,
+            stage=args.stage,
+            title=args.title,
+            version=args.api_version,
+        )
+    except (WsgateError, ValueError, TypeError) as exc:
+        print(f"wsgate: {exc}", file=sys.stderr)
+        return 2
+    text = render(document)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wsgate: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _run_on_sender_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run ``main()`` on wsgate's sender loop (its background thread) until it ends or Ctrl-C.
 
@@ -192,6 +240,7 @@ def _run_on_sender_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_serve,
     _add_template,
+    _add_asyncapi,
 ]
 
 

@@ -9,6 +9,9 @@ API (all under ``/_wsgate/api/``):
 - ``POST broadcast`` (raw body): send to every live connection;
 - ``GET faults`` / ``PUT faults`` (JSON): read or change the fault-injection switches;
 - ``GET events``: the live feed (``connect``, ``disconnect``, ``message``, ``faults``).
+
+``GET /_wsgate/asyncapi`` is a page describing the app (its AsyncAPI 3.0 document, served as
+JSON at ``/_wsgate/asyncapi.json``; see :mod:`wsgate.asyncapi`).
 """
 
 from __future__ import annotations
@@ -144,6 +147,8 @@ class Dashboard:
         keep = request.keep_alive
         if path in ("/_wsgate/", "/_wsgate/index.html"):
             return self._static("index.html", keep)
+        if path in ("/_wsgate/asyncapi", "/_wsgate/asyncapi.json"):
+            return self._asyncapi(path.endswith(".json"), keep)
         if path.startswith("/_wsgate/static/"):
             return self._static(path.rsplit("/", 1)[1], keep)
         if not path.startswith("/_wsgate/api/"):
@@ -200,6 +205,24 @@ class Dashboard:
         suffix = os.path.splitext(name)[1]
         content_type = _TYPES.get(suffix, "application/octet-stream")
         return response(200, file.read_bytes(), keep_alive=keep, content_type=content_type)
+
+    def _asyncapi(self, as_json: bool, keep: bool) -> bytes:
+        """The app's AsyncAPI document (JSON), or the page that shows it."""
+        if not as_json:
+            return self._static("asyncapi.html", keep)
+        spec = self.emulator.app
+        app = getattr(spec, "app", None)
+        if app is None:
+            return _json(
+                {"error": "the app is not a WebSocketApp: no routes to describe"}, keep, status=404
+            )
+        from wsgate.asyncapi import build_document
+
+        try:
+            document = build_document(app, url=self.emulator.ws_url)
+        except (TypeError, ValueError) as exc:
+            return _json({"error": str(exc)}, keep, status=500)
+        return _json(document, keep)
 
     async def _connections(self, keep: bool) -> bytes:
         sessions = [s for s in self.emulator.connections.values() if s.is_open]

@@ -43,6 +43,7 @@ class AppSpec:
         source: The file the app was loaded from (watched by ``--reload``).
         authorizer: The app's ``$connect`` authorizer (``WebSocketApp.authorizer_config``),
             run by :func:`wsgate.local.authorizer.app_authorizer`; ``None`` without one.
+        app: The ``WebSocketApp`` itself (its AsyncAPI document is served), or ``None``.
     """
 
     handler: Handler
@@ -53,6 +54,7 @@ class AppSpec:
     name: str = "wsgate-local"
     source: Path | None = None
     authorizer: Any = None
+    app: Any = None
 
     @classmethod
     def from_object(cls, obj: Any, *, template: str | Path | None = None) -> AppSpec:
@@ -82,6 +84,7 @@ class AppSpec:
         name = getattr(obj, "__name__", type(obj).__name__)
         spec = cls(handler, keys, two_way, expression, timeouts, str(name))
         spec.authorizer = getattr(obj, "authorizer_config", None)
+        spec.app = obj if hasattr(obj, "routes") else None
         return spec
 
     def select_route(self, body: str) -> str | None:
