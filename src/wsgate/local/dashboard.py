@@ -18,7 +18,9 @@ The actions (send, broadcast, disconnect, changing faults) keep the server's pro
 ``--verify-signatures`` they need a SigV4 signature like the Management API (403 otherwise),
 and an emulator listening beyond loopback serves a read-only dashboard unless started with
 ``--dashboard-actions`` (:attr:`EmulatorConfig.dashboard_actions`).
->>>>>>> harden
+
+``GET /_wsgate/asyncapi`` is a page describing the app (its AsyncAPI 3.0 document, served as
+JSON at ``/_wsgate/asyncapi.json``; see :mod:`wsgate.asyncapi`).
 """
 
 from __future__ import annotations
