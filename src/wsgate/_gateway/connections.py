@@ -18,7 +18,7 @@ from wsgate._gateway.records import (
     trusted_user_id,
 )
 from wsgate.exceptions import ConnectionNotFound, InvalidRecordError
-from wsgate.registry.base import UNSET, check_timestamp
+from wsgate.registry.base import UNSET, check_id, check_timestamp, check_update
 
 __all__ = [
     "ws_cleanup_stale_connections",
@@ -157,6 +157,9 @@ def ws_update_connection(connection_id: str, updates: Mapping[str, Any]) -> Conn
                 "rooms or topics (put your own fields in metadata)",
             )
         fields[name] = value
+    # Every field is checked here, before the first write: a bad room name must not leave the
+    # user id (or anything else) already changed.
+    check_id(connection_id)
     if "expires_at" in fields:
         fields["expires_at"] = expiry_from_ttl(fields["expires_at"])
     if "last_activity" in fields:
@@ -164,6 +167,13 @@ def ws_update_connection(connection_id: str, updates: Mapping[str, Any]) -> Conn
     rooms = _names(fields.pop("rooms"), "rooms") if "rooms" in fields else None
     topics = _names(fields.pop("topics"), "topics") if "topics" in fields else None
     last_activity = fields.pop("last_activity", None)
+    check_update(
+        connection_id,
+        user_id=fields.get("user_id", UNSET),
+        metadata=fields.get("metadata", UNSET),
+        expires_at=fields.get("expires_at", UNSET),
+        endpoint=fields.get("endpoint", UNSET),
+    )
 
     registry = config.get_registry()
     updated = None
@@ -321,7 +331,7 @@ def _epoch_seconds(value: object, name: str) -> float:
 def _names(value: object, name: str) -> frozenset[str]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise InvalidRecordError(name, f"expected a list of names, got {value!r}")
-    names = frozenset(value)
-    if not all(isinstance(item, str) for item in names):
-        raise InvalidRecordError(name, "names must be strings")
-    return names
+    names = list(value)
+    for item in names:
+        check_id(item, name)  # a string, not empty, not over-long: as join/subscribe check
+    return frozenset(names)

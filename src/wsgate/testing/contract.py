@@ -396,6 +396,45 @@ class RegistryContract:
             registry.subscribe("c1", None)  # type: ignore[arg-type]
         assert registry.rooms_of("c1") == frozenset()
 
+    # --- the gateway functions over this backend ---------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("updates", "field"),
+        [
+            ({"userId": "b", "rooms": [""]}, "rooms"),
+            ({"userId": "b", "rooms": ["ok", "x" * 513]}, "rooms"),
+            ({"userId": "b", "topics": ["news", None]}, "topics"),
+            ({"metadata": {"v": 2}, "topics": [""]}, "topics"),
+            ({"userId": "b", "metadata": {"v": 2}, "endpoint": "ftp://x"}, "endpoint"),
+            ({"userId": "b", "rooms": ["new"], "metadata": {"bad": {1, 2}}}, "metadata"),
+            ({"userId": "", "rooms": ["new"]}, "user_id"),
+            ({"rooms": ["new"], "topics": ["t2"], "expiresAt": "soon"}, "ttl"),
+            ({"userId": "b", "rooms": ["new"], "lastActivity": -1}, "lastActivity"),
+            ({"userId": "b", "rooms": ["new"], "colour": "red"}, "updates"),
+        ],
+    )
+    def test_ws_update_connection_writes_nothing_on_bad_input(
+        self, registry: ConnectionRegistry, updates: dict[str, Any], field: str
+    ) -> None:
+        from wsgate import config
+        from wsgate.gateway import ws_update_connection
+
+        registry.store("c1", user_id="a", metadata={"v": 1}, endpoint=ENDPOINT)
+        registry.join("c1", "old")
+        registry.subscribe("c1", "t1")
+        before = registry.get("c1")
+        config.configure(registry=registry)
+        try:
+            with pytest.raises(InvalidRecordError) as info:
+                ws_update_connection("c1", updates)
+        finally:
+            config.reset()
+        assert info.value.field == field
+        assert registry.get("c1") == before
+        assert registry.by_user("b") == []
+        assert _ids(registry.room_members("old")) == {"c1"}
+        assert registry.room_members("new") == []
+
     # --- concurrency -----------------------------------------------------------------------
 
     def test_concurrent_writers(self, registry: ConnectionRegistry) -> None:
