@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsgate._loading import import_file
+from wsgate._loading import import_error, import_file
 from wsgate.exceptions import ConfigurationError
 from wsgate.local.template import load_template
 
@@ -122,7 +122,7 @@ def load_app(target: str, *, template: str | Path | None = None) -> AppSpec:
     except ConfigurationError:
         raise
     except Exception as exc:
-        raise ConfigurationError(f"cannot import {spec_text}: {exc!r}") from exc
+        raise import_error(spec_text, exc) from exc
     names = [attr] if attr else [n for n in _DEFAULT_ATTRS if hasattr(module, n)]
     if not names or not hasattr(module, names[0]):
         wanted = attr or " / ".join(_DEFAULT_ATTRS)
