@@ -65,8 +65,9 @@ def ws_store_connection(
     connection's management endpoint (so later sends from anywhere reach the right API) and the
     connect time from the event; when ``$connect`` has an authorizer, the user id is the
     authorizer's verified identity, not the ``user_id`` passed (which the seed takes from the
-    client-controlled query string). Storing the same id again updates it (a retried
-    ``$connect`` is harmless) and keeps its rooms and topics.
+    client-controlled query string). If that authorizer verified no user id, passing one
+    raises ``UnverifiedIdentityError`` (fail closed). Storing the same id again updates it (a
+    retried ``$connect`` is harmless) and keeps its rooms and topics.
 
     Args:
         connection_id: ``event['requestContext']['connectionId']``.
@@ -84,6 +85,8 @@ def ws_store_connection(
 
     Raises:
         InvalidRecordError: A bad id, metadata that is not a JSON map, or a bad ``ttl``.
+        UnverifiedIdentityError: An authorizer is configured but verified no user id, and
+            ``user_id`` was given (an ``AccessDenied``: on ``$connect`` the client gets 403).
         RegistryUnavailable: The registry's backend could not be reached.
         ConfigurationError: No registry is configured.
     """
@@ -135,12 +138,16 @@ def ws_update_connection(connection_id: str, updates: Mapping[str, Any]) -> Conn
     (replaces the map), ``expiresAt`` (or ``ttl``; read like ``ws_store_connection``'s ``ttl``),
     ``lastActivity`` (epoch seconds; it only moves forward), ``endpoint``, ``rooms`` and
     ``topics`` (the complete new sets: missing ones are left, new ones joined).
-    ``connectionId`` may be present if unchanged.
+    ``connectionId`` may be present if unchanged. Every value is checked before the first
+    write. Inside a handler for this very connection, ``userId`` follows the rule of
+    :func:`ws_store_connection`: with an authorizer, only the verified id is stored.
     A deleted or expired connection is never re-created.
 
     Raises:
         ConnectionNotFound: No live connection with this id (a ``KeyError``).
         InvalidRecordError: An unknown key or a bad value; nothing is written then.
+        UnverifiedIdentityError: ``userId`` for the event's own connection when an authorizer
+            is configured that verified no user id (as for :func:`ws_store_connection`).
         RegistryUnavailable: The registry's backend could not be reached.
     """
     if not isinstance(updates, Mapping):
@@ -167,6 +174,9 @@ def ws_update_connection(connection_id: str, updates: Mapping[str, Any]) -> Conn
     rooms = _names(fields.pop("rooms"), "rooms") if "rooms" in fields else None
     topics = _names(fields.pop("topics"), "topics") if "topics" in fields else None
     last_activity = fields.pop("last_activity", None)
+    if fields.get("user_id") is not None:
+        # The same rule as ws_store_connection: with an authorizer, only the verified id.
+        fields["user_id"] = trusted_user_id(connection_id, fields["user_id"])
     check_update(
         connection_id,
         user_id=fields.get("user_id", UNSET),
