@@ -13,7 +13,7 @@ from gateway_server import ConnectionsServer
 from conftest import Harness
 from wsgate import config
 from wsgate.events import ConnectEvent, MessageEvent
-from wsgate.exceptions import ConfigurationError
+from wsgate.exceptions import ConfigurationError, ConnectionGoneError
 from wsgate.gateway import (
     ws_get_connection,
     ws_send_message,
@@ -100,9 +100,11 @@ def test_unhandled_gone_inside_a_handler(bare: Harness) -> None:
     message = bare.message_event(cid, "{}")
     bare.api.drop(cid)
 
-    # The seed's Pattern 2 does not catch: the router answers 500 (no crash, no traceback
-    # to the client) and the gone connection's record has been pruned all the same.
-    assert app.dispatch(message, None)["statusCode"] == 500
+    # The seed's Pattern 2 does not catch: the invocation fails as a Lambda error (API
+    # Gateway sends its fixed frame, no traceback) and the gone connection's record has been
+    # pruned all the same.
+    with pytest.raises(ConnectionGoneError):
+        app.dispatch(message, None)
     assert ws_get_connection(cid) is None
 
 

@@ -215,7 +215,16 @@ class Invoker:
                 return
             if not reported:
                 route = event.get("requestContext", {}).get("routeKey")
-                logger.error("handler failed for %s (request %s)", route, request_id, exc_info=exc)
+                # WebSocketApp.dispatch logged the traceback already: one line here then.
+                logged = getattr(exc, "_wsgate_logged", False)
+                logger.error(
+                    "handler failed for %s (request %s): %s: %s",
+                    route,
+                    request_id,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=None if logged else exc,
+                )
             report(Outcome("error", error=exc))
 
         self.in_flight += 1
