@@ -258,7 +258,7 @@ class WebSocketApp(Router):
         for cls in type(exc).__mro__:
             if flow is not None and not issubclass(cls, flow):
                 return None  # past wsgate's own class: leave it to dispatch
-            handler = handlers.get(cls)  # type: ignore[arg-type]
+            handler = handlers.get(cls)
             if handler is not None:
                 return handler
         return None
