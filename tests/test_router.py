@@ -138,11 +138,14 @@ def test_connect_cannot_be_two_way() -> None:
         WebSocketApp().add_route("$connect", lambda e: None, two_way=True)
 
 
-def test_async_handler_is_refused_at_registration() -> None:
-    async def handler(event: MessageEvent) -> None: ...
+def test_async_generators_are_refused_at_registration() -> None:
+    async def handler(event: MessageEvent) -> Any:
+        yield None
 
-    with pytest.raises(TypeError, match="async"):
+    with pytest.raises(TypeError, match="async generator"):
         WebSocketApp().route("x")(handler)
+    with pytest.raises(TypeError, match="async generator"):
+        WebSocketApp().add_middleware(handler)
 
 
 # --- handler signatures and return values --------------------------------------------------------

@@ -47,14 +47,14 @@ every ``@app.route``. Pass ``route_locally=False`` to trust API Gateway's ``rout
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from wsgate.context import _current_app, _current_context, _current_event
 from wsgate.events import WebSocketEvent, parse_event
 from wsgate.exceptions import AuthError, ConnectRejected, EventError, MessageRejected
 from wsgate.responses import Response, error_response, to_response
-from wsgate.routes import _CO_ASYNC_GENERATOR, _CO_COROUTINE, CallNext, Middleware, Route, Router
+from wsgate.routes import CallNext, Middleware, Route, Router, is_async_callable
 from wsgate.selection import _NOT_JSON, compile_expression
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 __all__ = ["CallNext", "Middleware", "Route", "Router", "WebSocketApp"]
 
 _Endpoint = Callable[[WebSocketEvent, Any], Response]
+_AsyncEndpoint = Callable[[WebSocketEvent, Any], Awaitable[Response]]
 _F = TypeVar("_F", bound=Callable[..., Any])
 # wsgate's own flow-control errors: dispatch answers them; an `Exception` handler must not.
 _FLOW_CONTROL: tuple[type[Exception], ...] = (
@@ -230,7 +231,6 @@ class WebSocketApp(Router):
             raise TypeError(f"{exc_class!r} is not an Exception subclass")
         if not callable(handler):
             raise TypeError("an exception handler must be callable")
-        _check_sync(handler, "exception handler")
         if exc_class in self._exception_handlers:
             from wsgate.exceptions import ConfigurationError
 
@@ -341,36 +341,68 @@ class WebSocketApp(Router):
         return route
 
     def _build(self, route: Route) -> _Endpoint:
+        """The route's handler inside its exception handlers and middleware, as one callable.
+
+        ``async def`` layers (handler, middleware, exception handlers) are awaited in one
+        coroutine; where a sync layer wraps an async one, :func:`_run` drives it on the
+        thread's loop (:mod:`wsgate.eventloop`, imported only then). The result is sync.
+        """
         handler = route.handler
-        endpoint: _Endpoint
-        if route.takes_context:
+        endpoint: Any  # an _Endpoint, or an _AsyncEndpoint while is_async
+        is_async = is_async_callable(handler)
+        if is_async:
+            endpoint = _async_handler(handler, route.takes_context)
+        elif route.takes_context:
 
             def endpoint(event: WebSocketEvent, context: Any) -> Response:
-                return to_response(handler(event, context))
+                return to_response(_settle(handler(event, context)))
         else:
 
             def endpoint(event: WebSocketEvent, context: Any) -> Response:
-                return to_response(handler(event))
+                return to_response(_settle(handler(event)))
 
         if self._exception_handlers:
-            endpoint = self._guard(endpoint)
+            endpoint = self._guard(endpoint, is_async)
         for mw in reversed((*self._middleware, *route.middleware)):
-            endpoint = _wrap(mw, endpoint)
+            if is_async_callable(mw):
+                endpoint = _wrap_async(mw, endpoint, inner_is_async=is_async)
+                is_async = True
+            else:
+                endpoint = _wrap(mw, _as_sync(endpoint) if is_async else endpoint)
+                is_async = False
+        chain: _Endpoint = _as_sync(endpoint) if is_async else endpoint
         if route.key in self._routes and self._routes[route.key] is route:
-            self._chains[route.key] = endpoint
-        return endpoint
+            self._chains[route.key] = chain
+        return chain
 
-    def _guard(self, inner: _Endpoint) -> _Endpoint:
+    def _guard(self, inner: Any, is_async: bool) -> Any:
         """Wrap a route's handler so registered exception handlers answer what it raises."""
+        if is_async:
+
+            async def guarded(event: WebSocketEvent, context: Any) -> Response:
+                try:
+                    response: Response = await inner(event, context)
+                    return response
+                except Exception as exc:
+                    handler = self._exception_handler_for(exc)
+                    if handler is None:
+                        raise
+                    value = handler(event, exc)
+                    if _is_awaitable(value):
+                        value = await value
+                    return to_response(value)
+
+            return guarded
 
         def endpoint(event: WebSocketEvent, context: Any) -> Response:
             try:
-                return inner(event, context)
+                response: Response = inner(event, context)
+                return response
             except Exception as exc:
                 handler = self._exception_handler_for(exc)
                 if handler is None:
                     raise
-                return to_response(handler(event, exc))
+                return to_response(_settle(handler(event, exc)))
 
         return endpoint
 
@@ -418,9 +450,60 @@ def _wrap(middleware: Middleware, inner: _Endpoint) -> _Endpoint:
         def call_next(next_event: WebSocketEvent) -> Response:
             return inner(next_event, context)
 
-        return to_response(middleware(event, call_next))
+        return to_response(_settle(middleware(event, call_next)))
 
     return endpoint
+
+
+def _wrap_async(middleware: Any, inner: Any, *, inner_is_async: bool) -> _AsyncEndpoint:
+    """An ``async def`` middleware: its ``call_next`` is awaitable, as in Starlette."""
+
+    async def endpoint(event: WebSocketEvent, context: Any) -> Response:
+        async def call_next(next_event: WebSocketEvent) -> Response:
+            response: Response = (
+                await inner(next_event, context) if inner_is_async else inner(next_event, context)
+            )
+            return response
+
+        return to_response(await middleware(event, call_next))
+
+    return endpoint
+
+
+def _async_handler(handler: Callable[..., Any], takes_context: bool) -> _AsyncEndpoint:
+    if takes_context:
+
+        async def endpoint(event: WebSocketEvent, context: Any) -> Response:
+            return to_response(await handler(event, context))
+    else:
+
+        async def endpoint(event: WebSocketEvent, context: Any) -> Response:
+            return to_response(await handler(event))
+
+    return endpoint
+
+
+def _as_sync(inner: _AsyncEndpoint) -> _Endpoint:
+    def endpoint(event: WebSocketEvent, context: Any) -> Response:
+        response: Response = _run(inner(event, context))
+        return response
+
+    return endpoint
+
+
+def _is_awaitable(value: Any) -> bool:
+    return getattr(type(value), "__await__", None) is not None
+
+
+def _settle(value: Any) -> Any:
+    """``value``, or its result when a sync-looking callable returned an awaitable."""
+    return _run(value) if _is_awaitable(value) else value
+
+
+def _run(awaitable: Any) -> Any:
+    from wsgate.eventloop import run  # loads asyncio: only once an awaitable shows up
+
+    return run(awaitable)
 
 
 def _mark_logged(exc: BaseException) -> None:
@@ -428,12 +511,6 @@ def _mark_logged(exc: BaseException) -> None:
     attributes = getattr(exc, "__dict__", None)
     if isinstance(attributes, dict):
         attributes["_wsgate_logged"] = True
-
-
-def _check_sync(func: Callable[..., Any], what: str) -> None:
-    code = getattr(func, "__code__", None)
-    if code is not None and code.co_flags & (_CO_COROUTINE | _CO_ASYNC_GENERATOR):
-        raise TypeError(f"{func!r} is async; a wsgate {what} must be a plain function")
 
 
 def _is_authorizer_event(event: Any) -> bool:
