@@ -192,3 +192,16 @@ def test_wsgate_serve_broken_app_reports_file_and_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"{path}:1" in done.stderr and "SyntaxError" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_wsgate_template_reports_the_same_place(tmp_path: Path) -> None:
+    from wsgate.deploy.cli import load_app as load_for_template
+    from wsgate.exceptions import AppImportError
+
+    path = tmp_path / "broken_for_template.py"
+    path.write_text("import os\n\n\nraise RuntimeError('at import')\n")
+    with pytest.raises(AppImportError) as info:
+        load_for_template(str(path))
+    assert (info.value.filename, info.value.lineno) == (str(path), 4)
+    assert isinstance(info.value.error, RuntimeError)
+    assert str(info.value).startswith(f"cannot import {path}: {path}:4: RuntimeError: at import")
