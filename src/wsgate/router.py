@@ -20,13 +20,17 @@ this module adds dispatch and re-exports those names, so ``wsgate.router`` stays
 
 Handlers take the typed event, and also the Lambda context when they accept a second
 positional parameter (decided once, at registration). Return values are normalised by
-:func:`wsgate.responses.to_response`.
+:func:`wsgate.responses.to_response`. A handler may be ``async def``: ``dispatch`` (still a
+plain function, as Lambda calls it) runs it to completion on the thread's event loop, created
+once and reused by later invocations (:mod:`wsgate.eventloop`, imported only then).
 
 Middleware is a callable ``(event, call_next) -> result``: ``call_next(event)`` runs the rest
 of the chain and returns the normalised :class:`~wsgate.responses.Response`; the middleware
 may return it (changed or not), return anything a handler may return (to answer early, e.g. a
 rejection), or raise. Middleware added to the app wraps every route; middleware added to a
-:class:`Router` wraps that router's routes. The first added is the outermost.
+:class:`Router` wraps that router's routes. The first added is the outermost. An ``async def``
+middleware gets an awaitable ``call_next`` (``response = await call_next(event)``); sync and
+async middleware mix in any order (:mod:`wsgate.chain`).
 
 Errors: a malformed event gives 400; ``ConnectRejected`` and ``AuthError`` give their status;
 a body that is not JSON (``InvalidBodyError`` from ``event.json``) gives 400. Any other
@@ -47,9 +51,10 @@ every ``@app.route``. Pass ``route_locally=False`` to trust API Gateway's ``rout
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from wsgate.chain import as_sync, async_handler, guard, settle, wrap, wrap_async
 from wsgate.context import _current_app, _current_context, _current_event
 from wsgate.events import WebSocketEvent, parse_event
 from wsgate.exceptions import AuthError, ConnectRejected, EventError, MessageRejected
@@ -65,7 +70,6 @@ if TYPE_CHECKING:
 __all__ = ["CallNext", "Middleware", "Route", "Router", "WebSocketApp"]
 
 _Endpoint = Callable[[WebSocketEvent, Any], Response]
-_AsyncEndpoint = Callable[[WebSocketEvent, Any], Awaitable[Response]]
 _F = TypeVar("_F", bound=Callable[..., Any])
 # wsgate's own flow-control errors: dispatch answers them; an `Exception` handler must not.
 _FLOW_CONTROL: tuple[type[Exception], ...] = (
@@ -344,67 +348,36 @@ class WebSocketApp(Router):
         """The route's handler inside its exception handlers and middleware, as one callable.
 
         ``async def`` layers (handler, middleware, exception handlers) are awaited in one
-        coroutine; where a sync layer wraps an async one, :func:`_run` drives it on the
+        coroutine; where a sync layer wraps an async one, :mod:`wsgate.chain` drives it on the
         thread's loop (:mod:`wsgate.eventloop`, imported only then). The result is sync.
         """
         handler = route.handler
-        endpoint: Any  # an _Endpoint, or an _AsyncEndpoint while is_async
+        endpoint: Any  # a chain.Endpoint, or a chain.AsyncEndpoint while is_async
         is_async = is_async_callable(handler)
         if is_async:
-            endpoint = _async_handler(handler, route.takes_context)
+            endpoint = async_handler(handler, route.takes_context)
         elif route.takes_context:
 
             def endpoint(event: WebSocketEvent, context: Any) -> Response:
-                return to_response(_settle(handler(event, context)))
+                return to_response(settle(handler(event, context)))
         else:
 
             def endpoint(event: WebSocketEvent, context: Any) -> Response:
-                return to_response(_settle(handler(event)))
+                return to_response(settle(handler(event)))
 
         if self._exception_handlers:
-            endpoint = self._guard(endpoint, is_async)
+            endpoint = guard(endpoint, self._exception_handler_for, is_async=is_async)
         for mw in reversed((*self._middleware, *route.middleware)):
             if is_async_callable(mw):
-                endpoint = _wrap_async(mw, endpoint, inner_is_async=is_async)
+                endpoint = wrap_async(mw, endpoint, inner_is_async=is_async)
                 is_async = True
             else:
-                endpoint = _wrap(mw, _as_sync(endpoint) if is_async else endpoint)
+                endpoint = wrap(mw, as_sync(endpoint) if is_async else endpoint)
                 is_async = False
-        chain: _Endpoint = _as_sync(endpoint) if is_async else endpoint
+        chain: _Endpoint = as_sync(endpoint) if is_async else endpoint
         if route.key in self._routes and self._routes[route.key] is route:
             self._chains[route.key] = chain
         return chain
-
-    def _guard(self, inner: Any, is_async: bool) -> Any:
-        """Wrap a route's handler so registered exception handlers answer what it raises."""
-        if is_async:
-
-            async def guarded(event: WebSocketEvent, context: Any) -> Response:
-                try:
-                    response: Response = await inner(event, context)
-                    return response
-                except Exception as exc:
-                    handler = self._exception_handler_for(exc)
-                    if handler is None:
-                        raise
-                    value = handler(event, exc)
-                    if _is_awaitable(value):
-                        value = await value
-                    return to_response(value)
-
-            return guarded
-
-        def endpoint(event: WebSocketEvent, context: Any) -> Response:
-            try:
-                response: Response = inner(event, context)
-                return response
-            except Exception as exc:
-                handler = self._exception_handler_for(exc)
-                if handler is None:
-                    raise
-                return to_response(_settle(handler(event, exc)))
-
-        return endpoint
 
     def _log_failure(
         self,
@@ -443,67 +416,6 @@ class WebSocketApp(Router):
                 exc,
                 extra={"wsgate": ids},
             )
-
-
-def _wrap(middleware: Middleware, inner: _Endpoint) -> _Endpoint:
-    def endpoint(event: WebSocketEvent, context: Any) -> Response:
-        def call_next(next_event: WebSocketEvent) -> Response:
-            return inner(next_event, context)
-
-        return to_response(_settle(middleware(event, call_next)))
-
-    return endpoint
-
-
-def _wrap_async(middleware: Any, inner: Any, *, inner_is_async: bool) -> _AsyncEndpoint:
-    """An ``async def`` middleware: its ``call_next`` is awaitable, as in Starlette."""
-
-    async def endpoint(event: WebSocketEvent, context: Any) -> Response:
-        async def call_next(next_event: WebSocketEvent) -> Response:
-            response: Response = (
-                await inner(next_event, context) if inner_is_async else inner(next_event, context)
-            )
-            return response
-
-        return to_response(await middleware(event, call_next))
-
-    return endpoint
-
-
-def _async_handler(handler: Callable[..., Any], takes_context: bool) -> _AsyncEndpoint:
-    if takes_context:
-
-        async def endpoint(event: WebSocketEvent, context: Any) -> Response:
-            return to_response(await handler(event, context))
-    else:
-
-        async def endpoint(event: WebSocketEvent, context: Any) -> Response:
-            return to_response(await handler(event))
-
-    return endpoint
-
-
-def _as_sync(inner: _AsyncEndpoint) -> _Endpoint:
-    def endpoint(event: WebSocketEvent, context: Any) -> Response:
-        response: Response = _run(inner(event, context))
-        return response
-
-    return endpoint
-
-
-def _is_awaitable(value: Any) -> bool:
-    return getattr(type(value), "__await__", None) is not None
-
-
-def _settle(value: Any) -> Any:
-    """``value``, or its result when a sync-looking callable returned an awaitable."""
-    return _run(value) if _is_awaitable(value) else value
-
-
-def _run(awaitable: Any) -> Any:
-    from wsgate.eventloop import run  # loads asyncio: only once an awaitable shows up
-
-    return run(awaitable)
 
 
 def _mark_logged(exc: BaseException) -> None:
