@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +262,21 @@ print(json.dumps({"before": before, "after": "asyncio" in sys.modules, "out": ou
         "after": True,
         "out": {"statusCode": 200, "body": "async"},
     }
+
+
+@dataclass
+class Shout:
+    text: str
+
+
+def test_async_handler_with_a_typed_body() -> None:
+    app = WebSocketApp(observe=False)
+
+    @app.route("sendmessage", two_way=True)
+    async def send(event: MessageEvent, body: Shout) -> str:
+        await asyncio.sleep(0)
+        return body.text.upper()
+
+    assert app(message({"text": "hi"})) == {"statusCode": 200, "body": "HI"}
+    refused = app(message({"text": 3}))  # refused before the handler: not a crash
+    assert refused["statusCode"] == 400

@@ -146,7 +146,7 @@ def parse_authorizer(value: Any) -> Authorizer | None:
 
 
 class Authorizer(Mapping[str, str | None]):
-    """The ``$connect`` authorizer's output as API Gateway passes it on to later events.
+    """The ``$connect`` authorizer's output as API Gateway passes it on (aws-behaviour.md §4.4).
 
     The mapping holds the authorizer's ``context`` with values stringified (``"123"``,
     ``"true"``; ``None`` stays ``None``); ``principal_id`` and ``integration_latency`` are

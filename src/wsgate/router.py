@@ -57,7 +57,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from wsgate.chain import as_sync, async_handler, guard, settle, wrap, wrap_async
 from wsgate.context import _current_app, _current_context, _current_event
 from wsgate.events import WebSocketEvent, parse_event
-from wsgate.exceptions import AuthError, ConnectRejected, EventError, MessageRejected
+from wsgate.exceptions import (
+    AuthError,
+    BodyValidationError,
+    ConnectRejected,
+    EventError,
+    MessageRejected,
+)
 from wsgate.responses import Response, error_response, to_response
 from wsgate.routes import CallNext, Middleware, Route, Router, is_async_callable
 from wsgate.selection import _NOT_JSON, compile_expression
@@ -311,6 +317,10 @@ class WebSocketApp(Router):
         except AuthError as exc:
             message = "Unauthorized" if exc.status_code == 401 else "Forbidden"
             return error_response(exc.status_code, message).to_dict()
+        except BodyValidationError as exc:  # logged and counted where it was raised
+            from wsgate.bodies import answer
+
+            return answer(parsed, route, exc).to_dict()
         except EventError as exc:
             self._log_failure(parsed, route, context, exc, error=False)
             return error_response(400, "Bad request body").to_dict()
@@ -351,9 +361,11 @@ class WebSocketApp(Router):
         coroutine; where a sync layer wraps an async one, :mod:`wsgate.chain` drives it on the
         thread's loop (:mod:`wsgate.eventloop`, imported only then). The result is sync.
         """
-        handler = route.handler
+        # Typed inputs (wsgate.bodies): validated before the handler is called; the wrapper
+        # returns what the handler returns (an awaitable for an async handler).
+        handler = route.handler if route.body is None else route.body.bind(route.handler)
         endpoint: Any  # a chain.Endpoint, or a chain.AsyncEndpoint while is_async
-        is_async = is_async_callable(handler)
+        is_async = is_async_callable(route.handler)
         if is_async:
             endpoint = async_handler(handler, route.takes_context)
         elif route.takes_context:

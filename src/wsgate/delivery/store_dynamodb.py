@@ -11,7 +11,7 @@ Layout (see ``docs/delivery.md`` for the reasoning and the cost per operation)::
     GSI byDue: dueShard (HASH, "d#0" … "d#N-1") + dueAt (RANGE, N), projection ALL
 
 ``expiresAt`` is the table's TTL attribute (epoch seconds); every read filters it in code,
-because TTL deletion lags (reference §8). The boto3 client is injected or built lazily.
+because TTL deletion lags (docs/aws-behaviour.md §8). The boto3 client is injected or built lazily.
 """
 
 from __future__ import annotations

@@ -121,6 +121,11 @@ def parse_head(head: bytes) -> HttpRequest:
     request = HttpRequest(method, target, raw_path, query, version, headers, head)
     if request.header("transfer-encoding") is not None:
         raise HttpError(501, "chunked request bodies are not supported")
+    lengths = {value for name, value in headers if name.lower() == "content-length"}
+    if len(lengths) > 1:
+        # RFC 9110 §8.6: differing lengths make the message framing unknowable (request
+        # smuggling); a repeated identical value is allowed.
+        raise HttpError(400, "conflicting Content-Length headers")
     return request
 
 
@@ -156,7 +161,10 @@ _AWS_BODIES: dict[str, Any] = {
 
 
 def aws_error(status: int, error_type: str, *, keep_alive: bool = True) -> bytes:
-    """Serialise a Management API error exactly as reference §6.3 (boto3 maps the type)."""
+    """Serialise a Management API error as AWS does (boto3 maps the type).
+
+    The wire format: docs/aws-behaviour.md §6.3.
+    """
     body_obj = _AWS_BODIES.get(error_type, {"message": error_type})
     body = b"" if body_obj is None else json.dumps(body_obj, separators=(",", ":")).encode()
     headers = [
