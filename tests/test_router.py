@@ -29,7 +29,7 @@ from wsgate import (
     current_event,
     reject,
 )
-from wsgate.exceptions import AccessDenied, Unauthorized
+from wsgate.exceptions import AccessDenied, ConfigurationError, Unauthorized
 from wsgate.router import CallNext
 
 EVENTS = Path(__file__).parent / "events"
@@ -138,11 +138,14 @@ def test_connect_cannot_be_two_way() -> None:
         WebSocketApp().add_route("$connect", lambda e: None, two_way=True)
 
 
-def test_async_handler_is_refused_at_registration() -> None:
-    async def handler(event: MessageEvent) -> None: ...
+def test_async_generators_are_refused_at_registration() -> None:
+    async def handler(event: MessageEvent) -> Any:
+        yield None
 
-    with pytest.raises(TypeError, match="async"):
+    with pytest.raises(TypeError, match="async generator"):
         WebSocketApp().route("x")(handler)
+    with pytest.raises(TypeError, match="async generator"):
+        WebSocketApp().add_middleware(handler)
 
 
 # --- handler signatures and return values --------------------------------------------------------
@@ -264,23 +267,132 @@ def test_auth_errors_become_their_status(exc: Exception, status: int) -> None:
 # --- errors ---------------------------------------------------------------------------------------
 
 
-def test_unhandled_exception_is_a_clean_500_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_unhandled_exception_propagates_like_a_lambda_error_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     app = WebSocketApp()
 
     @app.route("sendmessage")
     def boom(event: MessageEvent) -> None:
         raise RuntimeError("secret database password in message")
 
-    with caplog.at_level(logging.ERROR, logger="wsgate"):
-        out = app(load("message_custom.json"), LambdaContext(aws_request_id="lambda-req-9"))
-    assert out == {"statusCode": 500, "body": '{"message": "Internal server error"}'}
-    assert "secret" not in json.dumps(out) and "Traceback" not in json.dumps(out)
+    with caplog.at_level(logging.ERROR, logger="wsgate"), pytest.raises(RuntimeError) as info:
+        app(load("message_custom.json"), LambdaContext(aws_request_id="lambda-req-9"))
+    assert str(info.value) == "secret database password in message"
     [record] = [r for r in caplog.records if r.name == "wsgate"]
     message = record.getMessage()
     assert "R1knPH17NjMFftw=" in message  # request id
     assert "R1kmxc2VNjMCFIA=" in message  # connection id
     assert "sendmessage" in message and "lambda-req-9" in message
     assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+
+
+@pytest.mark.parametrize("name", ["connect_query.json", "disconnect_1000.json"])
+def test_connect_and_disconnect_crashes_propagate_too(name: str) -> None:
+    app = WebSocketApp()
+
+    def crash(event: WebSocketEvent) -> None:
+        raise KeyError("missing")
+
+    app.connect(crash)
+    app.disconnect(crash)
+    with pytest.raises(KeyError):
+        app(load(name))
+
+
+def test_a_crash_is_counted_as_a_handler_error_before_it_propagates() -> None:
+    import io
+
+    from wsgate.observe.metrics import EMFSink, Metrics, set_metrics
+
+    stream = io.StringIO()
+    set_metrics(Metrics(sink=EMFSink("wsgate-test", stream=stream), enabled=True))
+    try:
+        app = WebSocketApp()
+        app.route("sendmessage")(lambda e: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            app(load("message_custom.json"))
+    finally:
+        set_metrics(None)
+    documents = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [d.get("HandlerErrors") for d in documents] == [1]
+
+
+class _AppError(Exception):
+    pass
+
+
+class _NotFound(_AppError):
+    pass
+
+
+def test_exception_handlers_turn_exceptions_into_responses_most_specific_wins() -> None:
+    app = WebSocketApp()
+    seen: list[tuple[str, str]] = []
+
+    @app.exception_handler(_AppError)
+    def app_error(event: WebSocketEvent, exc: _AppError) -> Response:
+        seen.append(("app", type(exc).__name__))
+        return Response(409, '{"message": "conflict"}')
+
+    @app.exception_handler(_NotFound)
+    def not_found(event: WebSocketEvent, exc: _NotFound) -> dict[str, Any]:
+        seen.append(("not_found", event.connection_id))
+        return {"statusCode": 404, "body": "nope"}
+
+    @app.exception_handler(Exception)
+    def anything(event: WebSocketEvent, exc: Exception) -> Any:
+        return reject(503)
+
+    errors: dict[str, Exception] = {"a": _AppError(), "n": _NotFound(), "v": ValueError()}
+
+    @app.route("sendmessage")
+    def send(event: MessageEvent) -> None:
+        raise errors[event.json["which"]]
+
+    def message(which: str) -> dict[str, Any]:
+        raw = load("message_custom.json")
+        raw["body"] = json.dumps({"action": "sendmessage", "which": which})
+        return raw
+
+    assert app(message("a")) == {"statusCode": 409, "body": '{"message": "conflict"}'}
+    assert app(message("n")) == {"statusCode": 404, "body": "nope"}
+    assert app(message("v"))["statusCode"] == 503
+    assert seen == [("app", "_AppError"), ("not_found", "R1kmxc2VNjMCFIA=")]
+
+
+def test_exception_handlers_leave_wsgates_flow_control_alone() -> None:
+    app = WebSocketApp()
+    app.add_exception_handler(Exception, lambda event, exc: Response(299))
+
+    @app.connect
+    def on_connect(event: ConnectEvent) -> None:
+        raise ConnectRejected(401)
+
+    assert app(load("connect_query.json")) == {"statusCode": 401}
+
+
+def test_a_failing_exception_handler_propagates() -> None:
+    app = WebSocketApp()
+
+    @app.exception_handler(ValueError)
+    def broken(event: WebSocketEvent, exc: ValueError) -> None:
+        raise RuntimeError("handler of the handler failed") from exc
+
+    app.route("sendmessage")(lambda e: int("x"))
+    with pytest.raises(RuntimeError):
+        app(load("message_custom.json"))
+
+
+def test_exception_handler_registration_is_checked() -> None:
+    app = WebSocketApp()
+    with pytest.raises(TypeError):
+        app.add_exception_handler("ValueError", lambda e, x: None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        app.add_exception_handler(ValueError, None)  # type: ignore[arg-type]
+    app.add_exception_handler(ValueError, lambda e, x: None)
+    with pytest.raises(ConfigurationError, match="already"):
+        app.add_exception_handler(ValueError, lambda e, x: None)
 
 
 @pytest.mark.parametrize(
@@ -307,10 +419,11 @@ def test_bad_json_body_in_handler_is_a_400() -> None:
     assert out == {"statusCode": 400, "body": '{"message": "Bad request body"}'}
 
 
-def test_unserialisable_return_value_is_a_500() -> None:
+def test_unserialisable_return_value_is_a_lambda_error() -> None:
     app = WebSocketApp()
     app.route("sendmessage")(lambda e: object())
-    assert app(load("message_custom.json"))["statusCode"] == 500
+    with pytest.raises(TypeError, match="not a Response"):
+        app(load("message_custom.json"))
 
 
 def test_message_with_no_route_and_no_default_is_forbidden() -> None:
@@ -416,7 +529,8 @@ def test_middleware_can_answer_early_and_sees_errors() -> None:
 
     assert app(load("connect_no_query.json")) == {"statusCode": 401}
     assert app(load("connect_query.json")) == {"statusCode": 200}
-    assert app(load("message_custom.json"))["statusCode"] == 500
+    with pytest.raises(RuntimeError):
+        app(load("message_custom.json"))
     assert seen == ["bad"]
 
 
@@ -492,7 +606,8 @@ def test_current_event_and_context_are_set_during_the_call_only() -> None:
         raise RuntimeError("reset even on error")
 
     ctx = LambdaContext()
-    app(load("message_custom.json"), ctx)
+    with pytest.raises(RuntimeError):
+        app(load("message_custom.json"), ctx)
     assert seen[0][0].connection_id == "R1kmxc2VNjMCFIA="
     assert seen[0][1] is ctx
     assert current_event() is None and current_context() is None
@@ -556,7 +671,7 @@ _garbage = st.recursive(
 )
 def test_dispatch_never_raises_on_garbage(name: str, ctx_patch: dict[str, Any], body: Any) -> None:
     app, _ = recording_app()
-    app.route("reads")(lambda e: (e.json, e.authorizer, e.headers, e.body))
+    app.route("reads")(lambda e: [(e.json, e.authorizer, e.headers, e.body), None][1])
     raw = load(name)
     raw["requestContext"].update(ctx_patch)
     raw["body"] = body

@@ -79,3 +79,16 @@ def test_relative_links_in_docs_resolve() -> None:
             if not (path.parent / target).exists():
                 broken.append(f"{path.relative_to(ROOT)} → {target}")
     assert not broken, broken
+
+
+def test_no_merge_conflict_markers() -> None:
+    markers = ("<" * 7 + " ", "=" * 7, ">" * 7 + " ")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in tracked_files()
+        for number, line in enumerate(
+            path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+        )
+        if line.startswith(markers[0]) or line.startswith(markers[2]) or line == markers[1]
+    ]
+    assert not found, found

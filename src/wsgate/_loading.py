@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+import linecache
 import sys
+import traceback
 from pathlib import Path
 from types import ModuleType
 
-from wsgate.exceptions import ConfigurationError
+from wsgate.exceptions import AppImportError, ConfigurationError
 
-__all__ = ["import_file"]
+__all__ = ["import_error", "import_file"]
+
+# Frames of the import machinery and of wsgate's loaders: never the place to point a user at.
+_OWN_FILES = frozenset({__file__})
 
 
 def import_file(path: Path) -> ModuleType:
@@ -34,3 +39,27 @@ def import_file(path: Path) -> ModuleType:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def import_error(target: str, exc: BaseException) -> AppImportError:
+    """An :class:`AppImportError` naming the file and line where importing ``target`` failed.
+
+    A ``SyntaxError`` carries its own place; any other exception is placed at its deepest
+    frame in a real source file (the app, or a module the app imports), skipping the import
+    machinery (``<frozen importlib...>``) and wsgate's loaders.
+    """
+    if isinstance(exc, SyntaxError) and exc.filename:
+        text = (exc.text or "").strip() or None
+        return AppImportError(target, exc, exc.filename, exc.lineno, text)
+    place = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        name = frame.filename
+        if name.startswith("<") or name in _OWN_FILES or "importlib" in Path(name).parts:
+            continue
+        if name.endswith(("/wsgate/local/invoke.py", "/wsgate/deploy/cli.py")):
+            continue
+        place = frame
+    if place is None:
+        return AppImportError(target, exc)
+    line = place.line or linecache.getline(place.filename, place.lineno or 0).strip()
+    return AppImportError(target, exc, place.filename, place.lineno, line or None)

@@ -377,10 +377,17 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], N
 ]
 
 
+def _version() -> str:
+    from wsgate import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``wsgate`` parser (every registered subcommand)."""
     parser = argparse.ArgumentParser(prog="wsgate", description="wsgate command line")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"wsgate {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in COMMANDS:
         register(subparsers)

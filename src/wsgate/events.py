@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from wsgate.exceptions import ConfigurationError, EventError, InvalidBodyError
-from wsgate.fields import Authorizer, Headers, Identity, QueryParams
+from wsgate.fields import Authorizer, Headers, Identity, QueryParams, parse_authorizer
 
 __all__ = [
     "Authorizer",
@@ -208,13 +208,7 @@ class WebSocketEvent:
         context, whose values API Gateway stringifies.
         """
         if self._authorizer is _UNSET:
-            value = self._ctx.get("authorizer")
-            if value is None:
-                self._authorizer = None
-            elif isinstance(value, Mapping):
-                self._authorizer = Authorizer(value)
-            else:
-                raise EventError("not an object", "requestContext.authorizer")
+            self._authorizer = parse_authorizer(self._ctx.get("authorizer"))
         return self._authorizer
 
     @property

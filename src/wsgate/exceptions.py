@@ -17,6 +17,7 @@ event a ``ValueError``).
     ├── MessageRejected                        raised in a handler to reject an acked message
     │   └── BodyValidationError (InvalidBodyError) a body that does not match the route's type
     ├── ConfigurationError                     wsgate is configured wrongly (endpoint, table, URL)
+    │   └── AppImportError                     an app file failed to import (file and line)
     ├── RegistryError                          the connection registry failed
     │   ├── ConnectionNotFound (KeyError)      no such (live) connection in the registry
     │   ├── InvalidRecordError (ValueError)    an id, name, metadata or TTL the registry refuses
@@ -31,6 +32,7 @@ event a ``ValueError``).
     ├── AuthError                              authorizer outcomes
     │   ├── Unauthorized                       401: missing or invalid credentials
     │   ├── AccessDenied                       403: valid credentials, access refused
+    │   │   └── UnverifiedIdentityError        a user id the authorizer did not verify
     │   └── AuthorizerConfigurationError       500: the authorizer failed or answered wrongly
     └── SessionError                           a test client's WebSocket session (wsgate.testing)
         ├── SessionClosed (ConnectionError)    the connection is closed (close code and reason)
@@ -44,6 +46,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDenied",
+    "AppImportError",
     "AuthError",
     "AuthorizerConfigurationError",
     "BodyValidationError",
@@ -71,6 +74,7 @@ __all__ = [
     "ThrottledError",
     "TransportError",
     "Unauthorized",
+    "UnverifiedIdentityError",
     "WsgateError",
 ]
 
@@ -237,6 +241,43 @@ class ConfigurationError(WsgateError):
     """wsgate is configured wrongly: a missing endpoint, table, or a malformed URL."""
 
 
+class AppImportError(ConfigurationError):
+    """An app (``wsgate serve APP``, ``wsgate template APP``) raised while being imported.
+
+    Attributes:
+        target: The ``APP`` argument as given.
+        filename: The file where the error happened (the app or a module it imports), if known.
+        lineno: The line in ``filename``, if known.
+        error: The exception the import raised (also the ``__cause__``).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        error: BaseException,
+        filename: str | None = None,
+        lineno: int | None = None,
+        source_line: str | None = None,
+    ) -> None:
+        super().__init__(target, filename, lineno)
+        self.target = target
+        self.error = error
+        self.filename = filename
+        self.lineno = lineno
+        self.source_line = source_line
+
+    def __str__(self) -> str:
+        where = ""
+        if self.filename is not None:
+            where = f"{self.filename}:{self.lineno}: " if self.lineno else f"{self.filename}: "
+        detail = getattr(self.error, "msg", None) if isinstance(self.error, SyntaxError) else None
+        text = f"cannot import {self.target}: {where}{type(self.error).__name__}: "
+        text += str(detail if detail is not None else self.error)
+        if self.source_line:
+            text += f"\n    {self.source_line}"
+        return text
+
+
 # --- registry ---------------------------------------------------------------------------------
 
 
@@ -379,6 +420,31 @@ class AccessDenied(AuthError):
     """403: credentials valid but access refused (an explicit Deny)."""
 
     status_code = 403
+
+
+class UnverifiedIdentityError(AccessDenied):
+    """403: a handler asked to store a user id that the ``$connect`` authorizer did not verify.
+
+    With an authorizer configured, the only user id wsgate stores is the verified one (the
+    authorizer's ``principalId``, or its ``user_id_key`` context value). When the authorizer
+    context holds none, storing the id the caller passed (in the seed's examples, the
+    client-controlled query string) would let any client claim any user, so the call is
+    refused; on ``$connect`` the handshake then fails with 403.
+
+    Attributes:
+        connection_id: The connection being stored.
+        user_id_key: The authorizer context key that should have held the id (``None``:
+            ``principalId``).
+    """
+
+    def __init__(self, connection_id: str, user_id_key: str | None = None) -> None:
+        key = user_id_key or "principalId"
+        super().__init__(
+            f"the authorizer context of connection {connection_id} has no {key!r}; "
+            "refusing to store a user id the client supplied"
+        )
+        self.connection_id = connection_id
+        self.user_id_key = user_id_key
 
 
 class AuthorizerConfigurationError(AuthError):

@@ -9,7 +9,14 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-__all__ = ["Authorizer", "Headers", "Identity", "QueryParams"]
+__all__ = [
+    "Authorizer",
+    "Headers",
+    "Identity",
+    "QueryParams",
+    "parse_authorizer",
+    "stringify_context_value",
+]
 
 
 def _values(value: Any) -> list[str]:
@@ -101,15 +108,41 @@ class QueryParams(Mapping[str, str]):
         return list(self._items.get(name, ()))
 
 
-def _stringify(value: Any) -> str | None:
-    """Stringify an authorizer context value the way API Gateway does (None stays None)."""
+def stringify_context_value(value: Any) -> str | None:
+    """Stringify an authorizer context value the way API Gateway does (``None`` stays ``None``).
+
+    ``True`` → ``"true"``, ``123`` → ``"123"``, an integral float ``3.0`` → ``"3"`` (JSON has
+    one number type); objects and arrays, which API Gateway refuses in an authorizer's
+    context, become compact JSON so nothing is lost.
+    """
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
     if isinstance(value, int | float):
         return str(value)
     return json.dumps(value, separators=(",", ":"))
+
+
+def parse_authorizer(value: Any) -> Authorizer | None:
+    """The one reader of ``requestContext.authorizer``, used everywhere wsgate needs it.
+
+    ``None`` (the key absent) means no authorizer ran at ``$connect``. Any object, even an
+    empty one or one without a usable ``principalId``, means an authorizer ran: callers that
+    need a verified user then find none, and fail closed.
+
+    Raises:
+        EventError: The value is neither absent nor an object.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        from wsgate.exceptions import EventError
+
+        raise EventError("not an object", "requestContext.authorizer")
+    return Authorizer(value)
 
 
 class Authorizer(Mapping[str, str | None]):
@@ -117,7 +150,10 @@ class Authorizer(Mapping[str, str | None]):
 
     The mapping holds the authorizer's ``context`` with values stringified (``"123"``,
     ``"true"``; ``None`` stays ``None``); ``principal_id`` and ``integration_latency`` are
-    attributes, not keys. ``raw`` is the original object.
+    attributes, not keys. ``principal_id`` is ``None`` unless ``principalId`` is a non-empty
+    string (or an integer, stringified as API Gateway passes it on): anything else (empty,
+    ``null``, a bool, an object) verifies nobody. ``raw`` is the
+    original object. Build it with :func:`parse_authorizer`.
     """
 
     __slots__ = ("_context", "integration_latency", "principal_id", "raw")
@@ -127,12 +163,18 @@ class Authorizer(Mapping[str, str | None]):
     def __init__(self, raw: Mapping[str, Any]) -> None:
         self.raw = raw
         principal = raw.get("principalId")
-        self.principal_id: str | None = None if principal is None else str(principal)
-        latency = raw.get("integrationLatency")
-        self.integration_latency: int | None = (
-            latency if isinstance(latency, int) and not isinstance(latency, bool) else None
+        if isinstance(principal, int) and not isinstance(principal, bool):
+            principal = str(principal)
+        self.principal_id: str | None = (
+            principal if isinstance(principal, str) and principal else None
         )
-        self._context = {str(k): _stringify(v) for k, v in raw.items() if k not in self._RESERVED}
+        latency = raw.get("integrationLatency")
+        self.integration_latency: int | float | None = (
+            latency if isinstance(latency, int | float) and not isinstance(latency, bool) else None
+        )
+        self._context = {
+            str(k): stringify_context_value(v) for k, v in raw.items() if k not in self._RESERVED
+        }
 
     def __getitem__(self, key: str) -> str | None:
         return self._context[key]

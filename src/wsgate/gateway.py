@@ -18,10 +18,24 @@ Records come back as the seed's dicts: ``connectionId``, ``userId``, ``connected
 ``lastActivity``, ``metadata``, ``expiresAt`` (epoch seconds), plus ``endpoint``, ``rooms`` and
 ``topics``. Errors are :mod:`wsgate.exceptions` classes (all ``Exception`` subclasses, so the
 seed's ``except Exception`` still catches them). See ``docs/gateway.md``.
+
+In ``async def`` handlers, ``await ws_send_message_async(...)`` (and the other ``*_async``
+sending and broadcasting functions) does the same without blocking the event loop.
 """
 
 from __future__ import annotations
 
+from wsgate._gateway.asynchronous import (
+    ws_broadcast_message_async,
+    ws_broadcast_to_all_async,
+    ws_broadcast_to_room_async,
+    ws_broadcast_to_users_async,
+    ws_disconnect_connection_async,
+    ws_is_connection_alive_async,
+    ws_send_json_async,
+    ws_send_message_async,
+    ws_send_text_async,
+)
 from wsgate._gateway.connections import (
     ws_cleanup_stale_connections,
     ws_delete_connection,
@@ -58,12 +72,17 @@ __all__ = [
     "log_info",
     "log_warning",
     "ws_broadcast_message",
+    "ws_broadcast_message_async",
     "ws_broadcast_to_all",
+    "ws_broadcast_to_all_async",
     "ws_broadcast_to_room",
+    "ws_broadcast_to_room_async",
     "ws_broadcast_to_users",
+    "ws_broadcast_to_users_async",
     "ws_cleanup_stale_connections",
     "ws_delete_connection",
     "ws_disconnect_connection",
+    "ws_disconnect_connection_async",
     "ws_get_active_connections",
     "ws_get_all_connections",
     "ws_get_connection",
@@ -72,11 +91,15 @@ __all__ = [
     "ws_get_connections_by_user",
     "ws_get_management_client",
     "ws_is_connection_alive",
+    "ws_is_connection_alive_async",
     "ws_join_room",
     "ws_leave_room",
     "ws_send_json",
+    "ws_send_json_async",
     "ws_send_message",
+    "ws_send_message_async",
     "ws_send_text",
+    "ws_send_text_async",
     "ws_store_connection",
     "ws_subscribe",
     "ws_unsubscribe",

@@ -20,19 +20,28 @@ this module adds dispatch and re-exports those names, so ``wsgate.router`` stays
 
 Handlers take the typed event, and also the Lambda context when they accept a second
 positional parameter (decided once, at registration). Return values are normalised by
-:func:`wsgate.responses.to_response`.
+:func:`wsgate.responses.to_response`. A handler may be ``async def``: ``dispatch`` (still a
+plain function, as Lambda calls it) runs it to completion on the thread's event loop, created
+once and reused by later invocations (:mod:`wsgate.eventloop`, imported only then).
 
 Middleware is a callable ``(event, call_next) -> result``: ``call_next(event)`` runs the rest
 of the chain and returns the normalised :class:`~wsgate.responses.Response`; the middleware
 may return it (changed or not), return anything a handler may return (to answer early, e.g. a
 rejection), or raise. Middleware added to the app wraps every route; middleware added to a
-:class:`Router` wraps that router's routes. The first added is the outermost.
+:class:`Router` wraps that router's routes. The first added is the outermost. An ``async def``
+middleware gets an awaitable ``call_next`` (``response = await call_next(event)``); sync and
+async middleware mix in any order (:mod:`wsgate.chain`).
 
-Errors never escape ``dispatch``: a malformed event gives 400, ``ConnectRejected`` and
-``AuthError`` give their status, a body that is not JSON (``InvalidBodyError`` from
-``event.json``) gives 400, and any other exception gives 500 ``Internal server error``, logged on
-the ``wsgate`` logger with the request id, connection id and route key; no traceback reaches
-the client.
+Errors: a malformed event gives 400; ``ConnectRejected`` and ``AuthError`` give their status;
+a body that is not JSON (``InvalidBodyError`` from ``event.json``) gives 400. Any other
+exception is a Lambda error, as in a function without wsgate: it is logged on the ``wsgate``
+logger with the request id, connection id and route key, counted (``HandlerErrors``, by the
+observe middleware it passes through) and raised out of ``dispatch``. Lambda then reports the
+invocation as failed (the function's ``Errors`` metric and alarms see it) and API Gateway tells
+the client: an ``{"message": "Internal server error", ...}`` frame on a message route (one-way
+routes too), a 502 handshake on ``$connect``. To answer an exception instead, register an
+exception handler (``@app.exception_handler(ValueError)``, most specific class wins; see
+:meth:`WebSocketApp.add_exception_handler`).
 
 Single-route deployments: when a MESSAGE arrives on ``$default`` and the app has custom routes,
 the app evaluates its own selection expression on the body and calls the matching handler
@@ -43,13 +52,20 @@ every ``@app.route``. Pass ``route_locally=False`` to trust API Gateway's ``rout
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from wsgate.chain import as_sync, async_handler, guard, settle, wrap, wrap_async
 from wsgate.context import _current_app, _current_context, _current_event
 from wsgate.events import WebSocketEvent, parse_event
-from wsgate.exceptions import AuthError, BodyValidationError, ConnectRejected, EventError
+from wsgate.exceptions import (
+    AuthError,
+    BodyValidationError,
+    ConnectRejected,
+    EventError,
+    MessageRejected,
+)
 from wsgate.responses import Response, error_response, to_response
-from wsgate.routes import CallNext, Middleware, Route, Router
+from wsgate.routes import CallNext, Middleware, Route, Router, is_async_callable
 from wsgate.selection import _NOT_JSON, compile_expression
 
 if TYPE_CHECKING:
@@ -60,6 +76,14 @@ if TYPE_CHECKING:
 __all__ = ["CallNext", "Middleware", "Route", "Router", "WebSocketApp"]
 
 _Endpoint = Callable[[WebSocketEvent, Any], Response]
+_F = TypeVar("_F", bound=Callable[..., Any])
+# wsgate's own flow-control errors: dispatch answers them; an `Exception` handler must not.
+_FLOW_CONTROL: tuple[type[Exception], ...] = (
+    ConnectRejected,
+    AuthError,
+    EventError,
+    MessageRejected,
+)
 
 
 def _log() -> logging.Logger:
@@ -137,6 +161,7 @@ class WebSocketApp(Router):
         # REQUEST authorizer event and the context and returning the authorizer output dict.
         # `dispatch` hands it every event with `"type": "REQUEST"` and a `methodArn`.
         self._authorizer: Callable[[Mapping[str, Any], Any], dict[str, Any]] | None = None
+        self._exception_handlers: dict[type[Exception], Callable[..., Any]] = {}
         if observe:
             self.add_middleware(_observe)
 
@@ -189,6 +214,65 @@ class WebSocketApp(Router):
 
         return self._authorizer if isinstance(self._authorizer, RequestAuthorizer) else None
 
+    # --- exception handlers ---------------------------------------------------------------------
+
+    def add_exception_handler(
+        self, exc_class: type[Exception], handler: Callable[[Any, Any], Any]
+    ) -> None:
+        """Answer exceptions of ``exc_class`` (and its subclasses) with ``handler``'s response.
+
+        ``handler(event, exc)`` returns anything a route handler may return (a
+        :class:`~wsgate.responses.Response`, a dict with ``statusCode``, a str...). It runs for
+        what a route handler raises, inside the middleware, which sees its response. When
+        several registered classes match, the most specific one (first in the exception's MRO)
+        wins. wsgate's own flow-control errors (``ConnectRejected``, ``AuthError``,
+        ``EventError``, ``MessageRejected``) reach a handler only when it is registered for
+        that class or a subclass of it: ``Exception`` does not swallow a rejection.
+
+        Without a matching handler an exception is logged, counted (``HandlerErrors``) and
+        propagates out of :meth:`dispatch`, as a crashing Lambda function does.
+
+        Raises:
+            TypeError: ``exc_class`` is not an ``Exception`` subclass, or ``handler`` is not
+                callable.
+            ConfigurationError: ``exc_class`` already has a handler.
+        """
+        if not (isinstance(exc_class, type) and issubclass(exc_class, Exception)):
+            raise TypeError(f"{exc_class!r} is not an Exception subclass")
+        if not callable(handler):
+            raise TypeError("an exception handler must be callable")
+        if exc_class in self._exception_handlers:
+            from wsgate.exceptions import ConfigurationError
+
+            raise ConfigurationError(f"{exc_class.__name__} already has an exception handler")
+        self._exception_handlers[exc_class] = handler
+        self._changed()
+
+    def exception_handler(self, exc_class: type[Exception]) -> Callable[[_F], _F]:
+        """Decorator form of :meth:`add_exception_handler`::
+
+        @app.exception_handler(ValueError)
+        def bad_value(event, exc):
+            return reject(400, str(exc))    # on $connect; a body on a two-way route
+        """
+
+        def decorator(func: _F) -> _F:
+            self.add_exception_handler(exc_class, func)
+            return func
+
+        return decorator
+
+    def _exception_handler_for(self, exc: Exception) -> Callable[..., Any] | None:
+        handlers = self._exception_handlers
+        flow = next((base for base in _FLOW_CONTROL if isinstance(exc, base)), None)
+        for cls in type(exc).__mro__:
+            if flow is not None and not issubclass(cls, flow):
+                return None  # past wsgate's own class: leave it to dispatch
+            handler = handlers.get(cls)
+            if handler is not None:
+                return handler
+        return None
+
     def _changed(self) -> None:
         self._chains.clear()
         self._has_custom = any(not k.startswith("$") for k in self._routes)
@@ -202,8 +286,9 @@ class WebSocketApp(Router):
     def dispatch(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         """Run the handler for one raw API Gateway event and return the proxy response dict.
 
-        Call this from any I/O layer (Lambda, emulator, test client). It never raises for a
-        bad event or a failing handler; see the module doc for the status codes.
+        Call this from any I/O layer (Lambda, emulator, test client). A bad event gives a 4xx
+        response; an exception of a handler that no exception handler answers is logged,
+        counted and raised (a Lambda error); see the module doc.
         """
         authorizer = self._authorizer
         if authorizer is not None and _is_authorizer_event(event):
@@ -240,8 +325,12 @@ class WebSocketApp(Router):
             self._log_failure(parsed, route, context, exc, error=False)
             return error_response(400, "Bad request body").to_dict()
         except Exception as exc:
+            # A crash is a Lambda error: logged here with the ids (and counted by the observe
+            # middleware it passed through), then raised, so the function's Errors metric and
+            # alarms see it and API Gateway sends its "Internal server error" frame.
             self._log_failure(parsed, route, context, exc, error=True)
-            return error_response(500, "Internal server error").to_dict()
+            _mark_logged(exc)
+            raise
         finally:
             _current_app.reset(app_token)
             _current_context.reset(context_token)
@@ -266,24 +355,41 @@ class WebSocketApp(Router):
         return route
 
     def _build(self, route: Route) -> _Endpoint:
+        """The route's handler inside its exception handlers and middleware, as one callable.
+
+        ``async def`` layers (handler, middleware, exception handlers) are awaited in one
+        coroutine; where a sync layer wraps an async one, :mod:`wsgate.chain` drives it on the
+        thread's loop (:mod:`wsgate.eventloop`, imported only then). The result is sync.
+        """
         # Typed inputs (wsgate.bodies): validated before the handler is called; the wrapper
         # returns what the handler returns (an awaitable for an async handler).
         handler = route.handler if route.body is None else route.body.bind(route.handler)
-        endpoint: _Endpoint
-        if route.takes_context:
+        endpoint: Any  # a chain.Endpoint, or a chain.AsyncEndpoint while is_async
+        is_async = is_async_callable(route.handler)
+        if is_async:
+            endpoint = async_handler(handler, route.takes_context)
+        elif route.takes_context:
 
             def endpoint(event: WebSocketEvent, context: Any) -> Response:
-                return to_response(handler(event, context))
+                return to_response(settle(handler(event, context)))
         else:
 
             def endpoint(event: WebSocketEvent, context: Any) -> Response:
-                return to_response(handler(event))
+                return to_response(settle(handler(event)))
 
+        if self._exception_handlers:
+            endpoint = guard(endpoint, self._exception_handler_for, is_async=is_async)
         for mw in reversed((*self._middleware, *route.middleware)):
-            endpoint = _wrap(mw, endpoint)
+            if is_async_callable(mw):
+                endpoint = wrap_async(mw, endpoint, inner_is_async=is_async)
+                is_async = True
+            else:
+                endpoint = wrap(mw, as_sync(endpoint) if is_async else endpoint)
+                is_async = False
+        chain: _Endpoint = as_sync(endpoint) if is_async else endpoint
         if route.key in self._routes and self._routes[route.key] is route:
-            self._chains[route.key] = endpoint
-        return endpoint
+            self._chains[route.key] = chain
+        return chain
 
     def _log_failure(
         self,
@@ -324,14 +430,11 @@ class WebSocketApp(Router):
             )
 
 
-def _wrap(middleware: Middleware, inner: _Endpoint) -> _Endpoint:
-    def endpoint(event: WebSocketEvent, context: Any) -> Response:
-        def call_next(next_event: WebSocketEvent) -> Response:
-            return inner(next_event, context)
-
-        return to_response(middleware(event, call_next))
-
-    return endpoint
+def _mark_logged(exc: BaseException) -> None:
+    """Note on the exception that dispatch logged it (the emulator then skips its traceback)."""
+    attributes = getattr(exc, "__dict__", None)
+    if isinstance(attributes, dict):
+        attributes["_wsgate_logged"] = True
 
 
 def _is_authorizer_event(event: Any) -> bool:

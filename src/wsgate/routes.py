@@ -17,7 +17,7 @@ from wsgate.exceptions import DuplicateRouteError, InvalidRouteError
 from wsgate.responses import Response
 from wsgate.selection import validate_route_key
 
-__all__ = ["CallNext", "Middleware", "Route", "Router"]
+__all__ = ["CallNext", "Middleware", "Route", "Router", "is_async_callable"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 CallNext = Callable[[WebSocketEvent], Response]
@@ -28,12 +28,34 @@ _CO_COROUTINE = 0x80
 _CO_ASYNC_GENERATOR = 0x200
 
 
+def is_async_callable(func: Any) -> bool:
+    """Whether calling ``func`` returns a coroutine: an ``async def`` function or method, a
+    ``functools.partial`` of one, or an object whose ``__call__`` is ``async def``.
+
+    Reads code flags only (no :mod:`inspect`, no :mod:`asyncio`).
+    """
+    while hasattr(func, "func") and hasattr(func, "args") and hasattr(func, "keywords"):
+        func = func.func  # functools.partial
+    code = getattr(func, "__code__", None)
+    if code is None and not isinstance(func, type):
+        call = next(
+            (k.__dict__["__call__"] for k in type(func).__mro__ if "__call__" in k.__dict__), None
+        )
+        code = getattr(call, "__code__", None)  # an object with an async __call__
+    return code is not None and bool(code.co_flags & _CO_COROUTINE)
+
+
+def _refuse_async_generator(func: Any, what: str) -> None:
+    code = getattr(func, "__code__", None)
+    if code is not None and code.co_flags & _CO_ASYNC_GENERATOR:
+        raise TypeError(f"{func!r} is an async generator; a wsgate {what} returns one value")
+
+
 def _takes_context(func: Callable[..., Any]) -> bool:
     """Whether ``func`` accepts a second positional argument (the Lambda context)."""
     code = getattr(func, "__code__", None)
     if code is not None and not isinstance(func, type):
-        if code.co_flags & (_CO_COROUTINE | _CO_ASYNC_GENERATOR):
-            raise TypeError(f"{func!r} is async; wsgate handlers must be plain functions")
+        _refuse_async_generator(func, "handler")
         if code.co_flags & _CO_VARARGS:
             return True
         bound = 1 if getattr(func, "__self__", None) is not None else 0
@@ -136,7 +158,8 @@ class Router:
         Raises:
             InvalidRouteError: the key is empty or starts with ``$`` without being predefined.
             DuplicateRouteError: the key is already registered.
-            TypeError: the handler is not callable or is async, or its body type is unusable.
+            TypeError: the handler is not callable or is an async generator, or its body type
+                is unusable.
         """
         validate_route_key(route_key)
         if two_way and route_key in ("$connect", "$disconnect"):
@@ -227,6 +250,7 @@ class Router:
         """Wrap this router's handlers in ``middleware`` (see the module doc for the shape)."""
         if not callable(middleware):
             raise TypeError("middleware must be callable")
+        _refuse_async_generator(middleware, "middleware")
         self._middleware.append(middleware)
         self._changed()
 

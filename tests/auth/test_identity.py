@@ -83,6 +83,33 @@ def test_identity_keeps_context_stringified() -> None:
     }
 
 
-@pytest.mark.parametrize("principal", ["", None, 5, ["x"]])
+@pytest.mark.parametrize("principal", ["", None, True, 1.5, ["x"]])
 def test_unusable_principal_is_no_user(principal: Any) -> None:
     assert user_id_from_event(message({"principalId": principal})) is None
+
+
+def test_an_integer_principal_is_stringified_as_api_gateway_does() -> None:
+    # The authorizer (not the client) chose it; API Gateway passes principalId on as a string.
+    assert user_id_from_event(message({"principalId": 5})) == "5"
+
+
+@pytest.mark.parametrize(
+    "authorizer",
+    [
+        {},
+        {"principalId": ""},
+        {"principalId": 42, "n": 3.0},
+        {"principalId": "p", "obj": {"a": 1}, "flag": True, "none": None},
+        {"principalId": "p", "integrationLatency": 1.5},
+    ],
+)
+def test_event_authorizer_and_identity_read_the_same(authorizer: dict[str, Any]) -> None:
+    """One parser: the event's view and ``identity_from_event`` never disagree."""
+    raw = message(authorizer)
+    parsed = parse_event(raw).authorizer
+    identity = identity_from_event(raw)
+    assert parsed is not None and identity is not None  # an authorizer ran
+    assert identity.principal_id == parsed.principal_id
+    assert dict(identity.context) == dict(parsed)
+    assert identity.integration_latency == parsed.integration_latency
+    assert identity_from_event(parse_event(raw)) == identity

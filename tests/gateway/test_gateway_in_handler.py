@@ -13,7 +13,7 @@ from gateway_server import ConnectionsServer
 from conftest import Harness
 from wsgate import config
 from wsgate.events import ConnectEvent, MessageEvent
-from wsgate.exceptions import ConfigurationError
+from wsgate.exceptions import ConfigurationError, ConnectionGoneError
 from wsgate.gateway import (
     ws_get_connection,
     ws_send_message,
@@ -100,9 +100,11 @@ def test_unhandled_gone_inside_a_handler(bare: Harness) -> None:
     message = bare.message_event(cid, "{}")
     bare.api.drop(cid)
 
-    # The seed's Pattern 2 does not catch: the router answers 500 (no crash, no traceback
-    # to the client) and the gone connection's record has been pruned all the same.
-    assert app.dispatch(message, None)["statusCode"] == 500
+    # The seed's Pattern 2 does not catch: the invocation fails as a Lambda error (API
+    # Gateway sends its fixed frame, no traceback) and the gone connection's record has been
+    # pruned all the same.
+    with pytest.raises(ConnectionGoneError):
+        app.dispatch(message, None)
     assert ws_get_connection(cid) is None
 
 
@@ -161,7 +163,7 @@ def test_the_apps_authorizer_user_id_key_names_the_user(bare: Harness) -> None:
     assert ws_get_connection(event["requestContext"]["connectionId"])["userId"] == "user-42"  # type: ignore[index]
 
 
-def test_a_user_id_key_missing_from_the_context_falls_back_to_the_callers(bare: Harness) -> None:
+def test_a_user_id_key_missing_from_the_context_refuses_the_callers_id(bare: Harness) -> None:
     app = WebSocketApp()
     app.authorizer(lambda request: None, user_id_key="userId")
 
@@ -170,6 +172,94 @@ def test_a_user_id_key_missing_from_the_context_falls_back_to_the_callers(bare: 
         ws_store_connection(event.connection_id, user_id="given")
 
     event = bare.connect_event(authorizer={"principalId": "svc-gateway"})
-    app.dispatch(event, None)
+    # Fails closed: the handshake is refused (403) and nothing is stored.
+    assert app.dispatch(event, None)["statusCode"] == 403
+    assert ws_get_connection(event["requestContext"]["connectionId"]) is None
 
-    assert ws_get_connection(event["requestContext"]["connectionId"])["userId"] == "given"  # type: ignore[index]
+
+@pytest.mark.parametrize(
+    "authorizer",
+    [
+        {},  # an authorizer ran (the key is there) but passed nothing on
+        {"principalId": "", "integrationLatency": 0},
+        {"principalId": None, "integrationLatency": 0},
+        {"integrationLatency": 0, "role": "admin"},
+    ],
+)
+def test_an_authorizer_without_a_user_id_never_stores_the_query_string(
+    bare: Harness, authorizer: dict[str, Any]
+) -> None:
+    event = bare.connect_event(query={"userId": "mallory"}, authorizer=authorizer)
+    cid = event["requestContext"]["connectionId"]
+
+    response = seed_app().dispatch(event, None)
+
+    record = ws_get_connection(cid)
+    assert record is None or record["userId"] != "mallory"
+    assert response["statusCode"] == 403 and record is None
+
+
+def test_the_apps_authorizer_counts_even_when_the_event_lacks_its_output(bare: Harness) -> None:
+    app = WebSocketApp()
+    app.authorizer(lambda request: None)
+
+    @app.connect
+    def on_connect(event: ConnectEvent) -> None:
+        ws_store_connection(event.connection_id, user_id=event.query_params.get("userId"))
+
+    event = bare.connect_event(query={"userId": "mallory"})  # no requestContext.authorizer
+    assert app.dispatch(event, None)["statusCode"] == 403
+    assert ws_get_connection(event["requestContext"]["connectionId"]) is None
+
+
+def test_unverified_identity_is_a_clear_wsgate_error(bare: Harness) -> None:
+    from wsgate.exceptions import AccessDenied, UnverifiedIdentityError, WsgateError
+
+    app = WebSocketApp()
+    caught: list[BaseException] = []
+
+    @app.connect
+    def on_connect(event: ConnectEvent) -> None:
+        try:
+            ws_store_connection(event.connection_id, user_id="mallory")
+        except WsgateError as exc:
+            caught.append(exc)
+        ws_store_connection(event.connection_id)  # no id claimed: stored without a user
+
+    event = bare.connect_event(authorizer={"principalId": ""})
+    assert app.dispatch(event, None)["statusCode"] == 200
+    (error,) = caught
+    assert isinstance(error, UnverifiedIdentityError) and isinstance(error, AccessDenied)
+    assert error.connection_id == event["requestContext"]["connectionId"]
+    assert "principalId" in str(error)
+    record = ws_get_connection(event["requestContext"]["connectionId"])
+    assert record is not None and record["userId"] is None
+
+
+def test_update_of_the_own_user_id_follows_the_authorizer(bare: Harness) -> None:
+    from wsgate.exceptions import UnverifiedIdentityError
+    from wsgate.gateway import ws_update_connection
+
+    app = WebSocketApp()
+    outcomes: list[Any] = []
+
+    @app.default
+    def on_message(event: MessageEvent) -> None:
+        claimed = json.loads(event.body)["user"]
+        try:
+            outcomes.append(ws_update_connection(event.connection_id, {"userId": claimed}))
+        except UnverifiedIdentityError as exc:
+            outcomes.append(exc)
+
+    verified = bare.connect_event(authorizer={"principalId": "alice"})
+    cid = verified["requestContext"]["connectionId"]
+    ws_store_connection(cid, user_id="alice")
+    message = bare.message_event(cid, json.dumps({"user": "mallory"}))
+    message["requestContext"]["authorizer"] = {"principalId": "alice"}
+    app.dispatch(message, None)
+    assert outcomes.pop()["userId"] == "alice"
+
+    message["requestContext"]["authorizer"] = {"principalId": ""}
+    app.dispatch(message, None)
+    assert isinstance(outcomes.pop(), UnverifiedIdentityError)
+    assert ws_get_connection(cid)["userId"] == "alice"  # type: ignore[index]

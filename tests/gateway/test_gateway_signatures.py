@@ -54,6 +54,19 @@ ws_unsubscribe(connection_id, topic)
 ws_broadcast_to_room(room_id, data)
 """
 
+# wsgate's awaitable forms of the sending functions (for ``async def`` handlers).
+ASYNC_FUNCTIONS = """\
+ws_send_message_async(connection_id, data)
+ws_send_json_async(connection_id, json_data)
+ws_send_text_async(connection_id, text)
+ws_broadcast_message_async(connection_ids, data)
+ws_broadcast_to_all_async(data)
+ws_broadcast_to_room_async(room_id, data)
+ws_broadcast_to_users_async(user_ids, data)
+ws_is_connection_alive_async(connection_id)
+ws_disconnect_connection_async(connection_id)
+"""
+
 
 def parse_signatures(block: str) -> dict[str, list[tuple[str, Any]]]:
     """``name(a, b=1)`` lines → {name: [(param, default or inspect.Parameter.empty)]}."""
@@ -96,6 +109,15 @@ def test_extra_function_signature(name: str, expected: list[tuple[str, Any]]) ->
     check_signature(name, expected)
 
 
+@pytest.mark.parametrize(("name", "expected"), sorted(parse_signatures(ASYNC_FUNCTIONS).items()))
+def test_async_function_signature(name: str, expected: list[tuple[str, Any]]) -> None:
+    check_signature(name, expected)
+    function = getattr(gateway, name)
+    assert inspect.iscoroutinefunction(function)
+    sync = getattr(gateway, name.removesuffix("_async"))
+    assert list(inspect.signature(sync).parameters) == [p for p, _ in expected]
+
+
 def test_the_copy_is_the_seed_list() -> None:
     from_seed = parse_signatures(seed_core_block())
     assert from_seed == parse_signatures(CORE_FUNCTIONS)
@@ -117,6 +139,7 @@ def test_public_names_are_pinned() -> None:
         [
             *parse_signatures(CORE_FUNCTIONS),
             *parse_signatures(EXTRA_FUNCTIONS),
+            *parse_signatures(ASYNC_FUNCTIONS),
             "log_debug",
             "log_error",
             "log_info",

@@ -133,3 +133,75 @@ def test_reload_picks_up_code_changes(app_dir: Path, start_emulator: Any) -> Non
         wait_until(reloaded, timeout=20, message="reloaded app")
     finally:
         running.stop()
+
+
+def test_version_flag() -> None:
+    import wsgate
+
+    done = subprocess.run(
+        [sys.executable, "-m", "wsgate.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"wsgate {wsgate.__version__}"
+
+
+BROKEN = {
+    "syntax": ("x = 1\ndef f(:\n    pass\n", 2, "SyntaxError"),
+    "missing_module": ("import os\nimport no_such_module_for_wsgate\n", 2, "ModuleNotFoundError"),
+    "raises": ("import os\n\n\nraise RuntimeError('boom at import')\n", 4, "RuntimeError"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_app_that_fails_to_import_names_file_and_line(tmp_path: Path, kind: str) -> None:
+    source, line, error = BROKEN[kind]
+    path = tmp_path / f"broken_{kind}.py"
+    path.write_text(source)
+    with pytest.raises(ConfigurationError) as info:
+        load_app(str(path))
+    message = str(info.value)
+    assert f"{path}:{line}" in message, message
+    assert error in message, message
+    assert info.value.filename == str(path) and info.value.lineno == line  # type: ignore[attr-defined]
+
+
+def test_error_in_a_module_the_app_imports_names_that_module(tmp_path: Path) -> None:
+    (tmp_path / "helper_mod_wsgate.py").write_text("VALUE = 1\n\nVALUE = 1 / 0\n")
+    app = tmp_path / "uses_helper.py"
+    app.write_text("import helper_mod_wsgate\n")
+    with pytest.raises(ConfigurationError) as info:
+        load_app(str(app))
+    assert f"{tmp_path / 'helper_mod_wsgate.py'}:3" in str(info.value)
+    assert "ZeroDivisionError" in str(info.value)
+
+
+def test_wsgate_serve_broken_app_reports_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.py"
+    path.write_text("app = (\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "wsgate.cli", "serve", str(path), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.returncode == 2
+    assert f"{path}:1" in done.stderr and "SyntaxError" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_wsgate_template_reports_the_same_place(tmp_path: Path) -> None:
+    from wsgate.deploy.cli import load_app as load_for_template
+    from wsgate.exceptions import AppImportError
+
+    path = tmp_path / "broken_for_template.py"
+    path.write_text("import os\n\n\nraise RuntimeError('at import')\n")
+    with pytest.raises(AppImportError) as info:
+        load_for_template(str(path))
+    assert (info.value.filename, info.value.lineno) == (str(path), 4)
+    assert isinstance(info.value.error, RuntimeError)
+    assert str(info.value).startswith(f"cannot import {path}: {path}:4: RuntimeError: at import")

@@ -74,11 +74,11 @@ def test_a_session_through_dispatch_is_counted(out: io.StringIO) -> None:
         app.dispatch(with_query(connect, deny="1")),
         app.dispatch(with_query(connect, refuse="1")),
         app.dispatch(message),
-        app.dispatch(with_body(message, {"action": "sendmessage", "fail": True})),
-        app.dispatch(message),
-        app.dispatch(disconnect),
     ]
-    assert [r["statusCode"] for r in results] == [200, 401, 403, 200, 500, 200, 200]
+    with pytest.raises(RuntimeError):  # a crash is a Lambda error, counted on its way out
+        app.dispatch(with_body(message, {"action": "sendmessage", "fail": True}))
+    results += [app.dispatch(message), app.dispatch(disconnect)]
+    assert [r["statusCode"] for r in results] == [200, 401, 403, 200, 200, 200]
     documents = parse_lines(out.getvalue())
     # One flush per dispatch; rejected connects write nothing.
     assert len(out.getvalue().splitlines()) == 5

@@ -170,8 +170,9 @@ def test_connect_exception_is_raised_or_gives_502(rec: Recorder) -> None:
     with WebSocketTestClient(rec.app, raise_server_exceptions=False) as lenient:
         with pytest.raises(HandshakeRejected) as rejected:
             lenient.connect("/?token=raise")
-        # WebSocketApp answers 500 for a failed handler: API Gateway passes that status on.
-        assert rejected.value.status_code == 500
+        # The handler's exception fails the invocation (a Lambda error): API Gateway answers
+        # the handshake with 502, as for any function that crashes.
+        assert rejected.value.status_code == 502
 
 
 def test_plain_handler_crash_is_502_and_internal_server_error_frame() -> None:
@@ -258,9 +259,16 @@ def test_handler_errors_surface_in_the_test_by_default(client: WebSocketTestClie
 def test_handler_errors_as_the_client_sees_them(rec: Recorder) -> None:
     client = WebSocketTestClient(rec.app, raise_server_exceptions=False)
     with client, client.connect("/") as ws:
-        ws.send_json({"action": "boom"})  # one-way: the app answers 500, nothing is sent
-        ws.send_json({"action": "boom2"})  # two-way: the 500 body reaches the client
-        assert ws.receive_json() == {"message": "Internal server error"}
+        # A crash is a Lambda error: API Gateway's frame, on one-way and two-way routes alike.
+        for action in ("boom", "boom2"):
+            ws.send_json({"action": action})
+            frame = ws.receive_text()
+            match = re.fullmatch(
+                rf'\{{"message": "Internal server error", "connectionId":"({ID})", '
+                rf'"requestId":"({ID})"\}}',
+                frame,
+            )
+            assert match and match.group(1) == ws.connection_id, frame
         with pytest.raises(ReceiveTimeout):
             ws.receive_text(timeout=0.05)
 

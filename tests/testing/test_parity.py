@@ -55,7 +55,7 @@ def test_handshake_outcomes(api: Any) -> None:
         assert (rejected.value.status_code, rejected.value.reason) == (status, body)
     with pytest.raises(HandshakeRejected) as crashed:
         api.connect("/?token=crash")
-    assert crashed.value.status_code == 500  # WebSocketApp answers 500; API Gateway passes it on
+    assert crashed.value.status_code == 502  # the handler's crash fails the invocation: 502
     with api.connect(
         "/?token=ann", headers={"Authorization": "Bearer t"}, subprotocols=["chat.v2"]
     ) as ws:
@@ -82,9 +82,14 @@ def test_routes_two_way_and_error_frames(api: Any) -> None:
             rf'"requestId":"{ID}"\}}',
             frame,
         ), frame
-        ws.send_json({"action": "boom"})  # one-way: the 500 is not sent
-        ws.send_json({"action": "boom2"})  # two-way: the 500's body is
-        assert ws.receive_json() == {"message": "Internal server error"}
+        for action in ("boom", "boom2"):  # a crash: API Gateway's frame, one-way or two-way
+            ws.send_json({"action": action})
+            frame = ws.receive_text()
+            assert re.fullmatch(
+                rf'\{{"message": "Internal server error", '
+                rf'"connectionId":"{re.escape(ws.connection_id)}", "requestId":"{ID}"\}}',
+                frame,
+            ), frame
         ws.send_json({"action": "echo", "text": "still open"})
         assert ws.receive_json()["echo"] == "still open"
 

@@ -18,7 +18,7 @@ from wsgate._gateway.records import (
     trusted_user_id,
 )
 from wsgate.exceptions import ConnectionNotFound, InvalidRecordError
-from wsgate.registry.base import UNSET, check_timestamp
+from wsgate.registry.base import UNSET, check_id, check_timestamp, check_update
 
 __all__ = [
     "ws_cleanup_stale_connections",
@@ -65,8 +65,9 @@ def ws_store_connection(
     connection's management endpoint (so later sends from anywhere reach the right API) and the
     connect time from the event; when ``$connect`` has an authorizer, the user id is the
     authorizer's verified identity, not the ``user_id`` passed (which the seed takes from the
-    client-controlled query string). Storing the same id again updates it (a retried
-    ``$connect`` is harmless) and keeps its rooms and topics.
+    client-controlled query string). If that authorizer verified no user id, passing one
+    raises ``UnverifiedIdentityError`` (fail closed). Storing the same id again updates it (a
+    retried ``$connect`` is harmless) and keeps its rooms and topics.
 
     Args:
         connection_id: ``event['requestContext']['connectionId']``.
@@ -84,6 +85,8 @@ def ws_store_connection(
 
     Raises:
         InvalidRecordError: A bad id, metadata that is not a JSON map, or a bad ``ttl``.
+        UnverifiedIdentityError: An authorizer is configured but verified no user id, and
+            ``user_id`` was given (an ``AccessDenied``: on ``$connect`` the client gets 403).
         RegistryUnavailable: The registry's backend could not be reached.
         ConfigurationError: No registry is configured.
     """
@@ -135,12 +138,16 @@ def ws_update_connection(connection_id: str, updates: Mapping[str, Any]) -> Conn
     (replaces the map), ``expiresAt`` (or ``ttl``; read like ``ws_store_connection``'s ``ttl``),
     ``lastActivity`` (epoch seconds; it only moves forward), ``endpoint``, ``rooms`` and
     ``topics`` (the complete new sets: missing ones are left, new ones joined).
-    ``connectionId`` may be present if unchanged.
+    ``connectionId`` may be present if unchanged. Every value is checked before the first
+    write. Inside a handler for this very connection, ``userId`` follows the rule of
+    :func:`ws_store_connection`: with an authorizer, only the verified id is stored.
     A deleted or expired connection is never re-created.
 
     Raises:
         ConnectionNotFound: No live connection with this id (a ``KeyError``).
         InvalidRecordError: An unknown key or a bad value; nothing is written then.
+        UnverifiedIdentityError: ``userId`` for the event's own connection when an authorizer
+            is configured that verified no user id (as for :func:`ws_store_connection`).
         RegistryUnavailable: The registry's backend could not be reached.
     """
     if not isinstance(updates, Mapping):
@@ -157,6 +164,9 @@ def ws_update_connection(connection_id: str, updates: Mapping[str, Any]) -> Conn
                 "rooms or topics (put your own fields in metadata)",
             )
         fields[name] = value
+    # Every field is checked here, before the first write: a bad room name must not leave the
+    # user id (or anything else) already changed.
+    check_id(connection_id)
     if "expires_at" in fields:
         fields["expires_at"] = expiry_from_ttl(fields["expires_at"])
     if "last_activity" in fields:
@@ -164,6 +174,16 @@ def ws_update_connection(connection_id: str, updates: Mapping[str, Any]) -> Conn
     rooms = _names(fields.pop("rooms"), "rooms") if "rooms" in fields else None
     topics = _names(fields.pop("topics"), "topics") if "topics" in fields else None
     last_activity = fields.pop("last_activity", None)
+    if fields.get("user_id") is not None:
+        # The same rule as ws_store_connection: with an authorizer, only the verified id.
+        fields["user_id"] = trusted_user_id(connection_id, fields["user_id"])
+    check_update(
+        connection_id,
+        user_id=fields.get("user_id", UNSET),
+        metadata=fields.get("metadata", UNSET),
+        expires_at=fields.get("expires_at", UNSET),
+        endpoint=fields.get("endpoint", UNSET),
+    )
 
     registry = config.get_registry()
     updated = None
@@ -321,7 +341,7 @@ def _epoch_seconds(value: object, name: str) -> float:
 def _names(value: object, name: str) -> frozenset[str]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise InvalidRecordError(name, f"expected a list of names, got {value!r}")
-    names = frozenset(value)
-    if not all(isinstance(item, str) for item in names):
-        raise InvalidRecordError(name, "names must be strings")
-    return names
+    names = list(value)
+    for item in names:
+        check_id(item, name)  # a string, not empty, not over-long: as join/subscribe check
+    return frozenset(names)

@@ -143,21 +143,42 @@ def store_endpoint() -> str | None:
 
 
 def trusted_user_id(connection_id: str, user_id: str | None) -> str | None:
-    """The user id to store for ``connection_id``: the authorizer's identity when it has one.
+    """The user id to store for ``connection_id``: the authorizer's verified one, fail closed.
 
-    When the handler runs for this very connection and ``$connect`` had an authorizer, the user
-    id comes from the verified authorizer context (its ``principalId``, or the context key the
-    running app's authorizer names as ``user_id_key``), never from what the caller passed,
-    which in the seed's examples is the client-controlled query string. Otherwise ``user_id``
-    is used as given.
+    When the handler runs for this very connection and an authorizer is configured (the event
+    carries ``requestContext.authorizer``, or the running app has ``@app.authorizer``), the user
+    id comes from the verified authorizer context: its ``principalId``, or the context key the
+    app's authorizer names as ``user_id_key``. Never from what the caller passed, which in the
+    seed's examples is the client-controlled query string. If the context holds no such id,
+    passing one raises :class:`~wsgate.exceptions.UnverifiedIdentityError` (``None`` stores no
+    user). Without an authorizer, ``user_id`` is used as given.
+
+    Raises:
+        UnverifiedIdentityError: An authorizer is configured, it verified no user id, and the
+            caller passed one.
     """
     event = current_event()
     if event is None or event.connection_id != connection_id:
         return user_id
-    from wsgate.auth.identity import user_id_from_event
+    from wsgate.auth.identity import identity_from_event
     from wsgate.context import _current_app
 
     app = _current_app.get()
     authorizer = app.authorizer_config if app is not None else None
-    verified = user_id_from_event(event, authorizer.user_id_key if authorizer else None)
-    return user_id if verified is None else verified
+    identity = identity_from_event(event)
+    if identity is None and authorizer is None:
+        return user_id  # no authorizer anywhere: the seed's behaviour
+    key = authorizer.user_id_key if authorizer is not None else None
+    verified: str | None = None
+    if identity is not None:
+        if key is None or key == "principalId":
+            verified = identity.principal_id
+        else:
+            verified = identity.context.get(key) or None
+    if verified is not None:
+        return verified
+    if user_id is None:
+        return None
+    from wsgate.exceptions import UnverifiedIdentityError
+
+    raise UnverifiedIdentityError(connection_id, key)

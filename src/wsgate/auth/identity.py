@@ -16,6 +16,8 @@ from typing import Any
 
 __all__ = ["Identity", "identity_from_event", "user_id_from_event"]
 
+_MISSING: Any = object()
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -32,41 +34,35 @@ class Identity:
     integration_latency: int | float | None = None
 
 
-def _raw(event: object) -> Mapping[str, Any]:
-    raw = getattr(event, "raw", event)
-    return raw if isinstance(raw, Mapping) else {}
-
-
 def identity_from_event(event: object) -> Identity | None:
     """The authorizer identity of an event, or ``None`` when no authorizer ran.
+
+    Reads ``requestContext.authorizer`` with :func:`wsgate.fields.parse_authorizer`, the same
+    parser as ``event.authorizer``. An authorizer object that verifies nobody (empty, or an
+    empty ``principalId``) gives an :class:`Identity` whose ``principal_id`` is ``None``, not
+    ``None``: an authorizer ran, so a caller must not fall back to a client-supplied id.
 
     Args:
         event: A raw Lambda event dict or a ``wsgate.events.WebSocketEvent``.
     """
-    request_context = _raw(event).get("requestContext")
-    if not isinstance(request_context, Mapping):
+    from wsgate.exceptions import EventError
+    from wsgate.fields import parse_authorizer
+
+    try:
+        parsed = getattr(event, "authorizer", _MISSING)
+        if parsed is _MISSING:
+            request_context = event.get("requestContext") if isinstance(event, Mapping) else None
+            if not isinstance(request_context, Mapping):
+                return None
+            parsed = parse_authorizer(request_context.get("authorizer"))
+    except EventError:
+        return Identity(principal_id=None)  # something is there, but it verifies nobody
+    if parsed is None:
         return None
-    authorizer = request_context.get("authorizer")
-    if not isinstance(authorizer, Mapping) or not authorizer:
-        return None
-    principal = authorizer.get("principalId")
-    latency = authorizer.get("integrationLatency")
-    context: dict[str, str | None] = {}
-    for key, value in authorizer.items():
-        if key in ("principalId", "integrationLatency") or not isinstance(key, str):
-            continue
-        if value is None or isinstance(value, str):
-            context[key] = value
-        elif isinstance(value, bool):
-            context[key] = "true" if value else "false"
-        elif isinstance(value, int | float):
-            context[key] = str(value)
     return Identity(
-        principal_id=principal if isinstance(principal, str) and principal else None,
-        context=context,
-        integration_latency=(
-            latency if isinstance(latency, int | float) and not isinstance(latency, bool) else None
-        ),
+        principal_id=parsed.principal_id,
+        context=dict(parsed),
+        integration_latency=parsed.integration_latency,
     )
 
 

@@ -276,16 +276,12 @@ def evaluate_policy(response: Mapping[str, Any], method_arn: str) -> PolicyDecis
 def stringify_context_value(value: ContextValue) -> str | None:
     """Render a context value as API Gateway does: ``True`` → ``"true"``, ``123`` → ``"123"``.
 
-    ``None`` stays ``None`` (observed as ``null`` in later events).
+    ``None`` stays ``None`` (observed as ``null`` in later events). The same rule as
+    :func:`wsgate.fields.stringify_context_value`, which reads those events.
     """
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-        # JSON has one number type; an integral float arrives as e.g. 3.0 but is shown as 3.
-        return str(int(value))
-    return str(value)
+    from wsgate.fields import stringify_context_value as stringify
+
+    return stringify(value)
 
 
 def authorizer_context(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wsgate._loading import import_file
+from wsgate._loading import import_error, import_file
 from wsgate.exceptions import ConfigurationError, WsgateError
 
 __all__ = ["LoadedApp", "add_template_command", "load_app"]
@@ -75,7 +75,7 @@ def load_app(target: str) -> LoadedApp:
     except WsgateError:
         raise
     except Exception as exc:
-        raise ConfigurationError(f"cannot import {spec_text}: {exc!r}") from exc
+        raise import_error(spec_text, exc) from exc
     names = [attr] if attr else [n for n in _DEFAULT_ATTRS if hasattr(module, n)]
     if not names or not hasattr(module, names[0]):
         raise ConfigurationError(

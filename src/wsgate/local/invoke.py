@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsgate._loading import import_file
+from wsgate._loading import import_error, import_file
 from wsgate.exceptions import ConfigurationError
 from wsgate.local.template import load_template
 
@@ -125,7 +125,7 @@ def load_app(target: str, *, template: str | Path | None = None) -> AppSpec:
     except ConfigurationError:
         raise
     except Exception as exc:
-        raise ConfigurationError(f"cannot import {spec_text}: {exc!r}") from exc
+        raise import_error(spec_text, exc) from exc
     names = [attr] if attr else [n for n in _DEFAULT_ATTRS if hasattr(module, n)]
     if not names or not hasattr(module, names[0]):
         wanted = attr or " / ".join(_DEFAULT_ATTRS)
@@ -223,10 +223,16 @@ class Invoker:
                 return
             if not reported:
                 route = event.get("requestContext", {}).get("routeKey")
-                # A template function's failure was logged by its own process: no traceback.
-                trace = None if getattr(exc, "function", None) else exc
+                # Logged already with its traceback: by WebSocketApp.dispatch, or by a template
+                # function's own process. One line here then.
+                logged = getattr(exc, "_wsgate_logged", False) or getattr(exc, "function", None)
                 logger.error(
-                    "handler failed for %s (request %s): %s", route, request_id, exc, exc_info=trace
+                    "handler failed for %s (request %s): %s: %s",
+                    route,
+                    request_id,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=None if logged else exc,
                 )
             report(Outcome("error", error=exc))
 

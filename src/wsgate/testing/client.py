@@ -60,7 +60,8 @@ USER_AGENT = "wsgate-testclient"
 
 
 class _ErrorCapture(logging.Handler):
-    """Catches the exceptions ``dispatch`` logs (and swallows) in the current thread."""
+    """Catches the exceptions ``dispatch`` logs and swallows in the current thread (a
+    ``ConnectRejected`` with a status that is not an error); crashes it raises directly."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -98,9 +99,9 @@ class WebSocketTestClient(BaseClient):
         source_ip: ``identity.sourceIp`` of every connection.
         timeout: Default seconds ``receive_*`` waits.
         raise_server_exceptions: Re-raise in the test an exception a handler raised (which
-            ``dispatch`` logs and turns into a 500); ``False`` shows what the client would
-            see instead (the ``Internal server error`` frame, a 502 handshake, or nothing on
-            a one-way route of a ``WebSocketApp``).
+            ``dispatch`` logs, counts and lets propagate, as a crashing Lambda function);
+            ``False`` shows what the client would see instead: the ``Internal server error``
+            frame on a message route (one-way or two-way), a 502 handshake on ``$connect``.
         configure_gateway: Point :mod:`wsgate.gateway` at this client's registry and sender
             while it is open (reset by :meth:`close`).
     """

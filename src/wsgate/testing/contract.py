@@ -186,6 +186,40 @@ class RegistryContract:
         assert updated.user_id == "alice" and updated.endpoint == ENDPOINT
         assert registry.get("c1") == updated
 
+    @pytest.mark.parametrize(
+        ("kwargs", "field"),
+        [
+            ({"user_id": "b", "metadata": {"v": 2}, "endpoint": "ftp://x"}, "endpoint"),
+            (
+                {"user_id": "b", "endpoint": ENDPOINT + "/2", "metadata": {"n": float("nan")}},
+                "metadata",
+            ),
+            ({"metadata": {"v": 2}, "user_id": ""}, "user_id"),
+            ({"user_id": "b", "metadata": {"v": 2}, "expires_at": -1}, "expires_at"),
+        ],
+    )
+    def test_update_with_one_bad_field_changes_nothing(
+        self, registry: ConnectionRegistry, kwargs: dict[str, Any], field: str
+    ) -> None:
+        registry.store("c1", user_id="a", metadata={"v": 1}, endpoint=ENDPOINT)
+        before = registry.get("c1")
+        with pytest.raises(InvalidRecordError) as info:
+            registry.update("c1", **kwargs)
+        assert info.value.field == field
+        assert registry.get("c1") == before
+        assert registry.by_user("b") == []
+
+    def test_store_again_with_one_bad_field_keeps_the_old_record(
+        self, registry: ConnectionRegistry
+    ) -> None:
+        registry.store("c1", user_id="a", metadata={"v": 1}, endpoint=ENDPOINT)
+        registry.join("c1", "lobby")
+        before = registry.get("c1")
+        with pytest.raises(InvalidRecordError):
+            registry.store("c1", user_id="b", metadata={"v": 2}, connected_at=-5)
+        assert registry.get("c1") == before
+        assert registry.by_user("b") == [] and _ids(registry.by_user("a")) == {"c1"}
+
     def test_update_merges_metadata(self, registry: ConnectionRegistry) -> None:
         registry.store("c1", metadata={"a": 1, "b": {"x": 1}})
         updated = registry.update("c1", metadata={"b": {"y": 2}, "c": 3}, merge_metadata=True)
@@ -443,6 +477,45 @@ class RegistryContract:
         with pytest.raises(InvalidRecordError):
             registry.subscribe("c1", None)  # type: ignore[arg-type]
         assert registry.rooms_of("c1") == frozenset()
+
+    # --- the gateway functions over this backend ---------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("updates", "field"),
+        [
+            ({"userId": "b", "rooms": [""]}, "rooms"),
+            ({"userId": "b", "rooms": ["ok", "x" * 513]}, "rooms"),
+            ({"userId": "b", "topics": ["news", None]}, "topics"),
+            ({"metadata": {"v": 2}, "topics": [""]}, "topics"),
+            ({"userId": "b", "metadata": {"v": 2}, "endpoint": "ftp://x"}, "endpoint"),
+            ({"userId": "b", "rooms": ["new"], "metadata": {"bad": {1, 2}}}, "metadata"),
+            ({"userId": "", "rooms": ["new"]}, "user_id"),
+            ({"rooms": ["new"], "topics": ["t2"], "expiresAt": "soon"}, "ttl"),
+            ({"userId": "b", "rooms": ["new"], "lastActivity": -1}, "lastActivity"),
+            ({"userId": "b", "rooms": ["new"], "colour": "red"}, "updates"),
+        ],
+    )
+    def test_ws_update_connection_writes_nothing_on_bad_input(
+        self, registry: ConnectionRegistry, updates: dict[str, Any], field: str
+    ) -> None:
+        from wsgate import config
+        from wsgate.gateway import ws_update_connection
+
+        registry.store("c1", user_id="a", metadata={"v": 1}, endpoint=ENDPOINT)
+        registry.join("c1", "old")
+        registry.subscribe("c1", "t1")
+        before = registry.get("c1")
+        config.configure(registry=registry)
+        try:
+            with pytest.raises(InvalidRecordError) as info:
+                ws_update_connection("c1", updates)
+        finally:
+            config.reset()
+        assert info.value.field == field
+        assert registry.get("c1") == before
+        assert registry.by_user("b") == []
+        assert _ids(registry.room_members("old")) == {"c1"}
+        assert registry.room_members("new") == []
 
     # --- concurrency -----------------------------------------------------------------------
 
