@@ -9,18 +9,17 @@ import threading
 import time
 from collections.abc import Iterable
 
+from wsgate.aws.credentials import Credentials, StaticCredentials
+from wsgate.aws.retry import RetryPolicy
 from wsgate.exceptions import (
     ConfigurationError,
     ConnectionGoneError,
     PayloadTooLargeError,
     SendError,
-    TransportError,
 )
-from wsgate.sender import retry
 from wsgate.sender.broadcast import BroadcastResult, plan
-from wsgate.sender.credentials import Credentials, StaticCredentials
 from wsgate.sender.endpoint import resolve_endpoint
-from wsgate.sender.fast import HttpTransport
+from wsgate.sender.http_transport import HttpTransport
 from wsgate.sender.transport import MAX_PAYLOAD_BYTES, ConnectionInfo
 
 TYPE_CHECKING = False  # typing is not imported on the send path
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     import ssl
     from typing import Any
 
-    from wsgate.sender.protocols import CredentialsProvider, Transport
+    from wsgate.sender.protocols import CredentialsProvider, SynchronousTransport, Transport
 
 __all__ = ["Sender", "encode_payload"]
 
@@ -127,7 +126,7 @@ class Sender:
         self.endpoint = endpoint
         self.registry = registry
         self.max_concurrency = max_concurrency
-        self.policy = retry.RetryPolicy(max_attempts, backoff_base, backoff_cap)
+        self.policy = RetryPolicy(max_attempts, backoff_base, backoff_cap)
         self.deadline = deadline
         self.deadline_margin = deadline_margin
         self.prune_gone = prune_gone
@@ -141,6 +140,7 @@ class Sender:
         self.transport = self._make_transport(
             transport, region, provider, timeout, ssl_context, max_concurrency
         )
+        self._engine = _engine_for(self.transport)
 
     @staticmethod
     def _make_transport(
@@ -192,30 +192,10 @@ class Sender:
         seconds = float(remaining()) / 1000.0
         return time.monotonic() + max(0.0, seconds - self.deadline_margin)
 
-    def _run(self, coro: Any, connection_id: str, deadline: float | None) -> Any:
-        """Runs an async transport's call on the sender's loop (asyncio loaded only then)."""
-        from wsgate.sender import loop
-
-        stop = self._hard_stop(deadline)
-        timeout = None if stop is None else max(0.001, stop - time.monotonic())
-        try:
-            return loop.run(coro, timeout)
-        except TimeoutError as exc:
-            raise TransportError(connection_id, None, "deadline reached") from exc
-
     def _hard_stop(self, deadline: float | None) -> float | None:
         # The retry layer stops at the deadline; this hard stop only catches an attempt still
         # in flight, using half of the margin kept free before the Lambda timeout.
         return None if deadline is None else deadline + self.deadline_margin / 2
-
-    def _call(
-        self, method: str, endpoint: str, connection_id: str, body: bytes, deadline: float | None
-    ) -> Any:
-        """One call with retries on the stdlib transport, in this thread (no loop)."""
-        transport = self.transport
-        assert isinstance(transport, HttpTransport)
-        stop = self._hard_stop(deadline)
-        return transport.call(method, endpoint, connection_id, body, self.policy, deadline, stop)
 
     def _endpoint(self, connection_id: str) -> str:
         stored = None
@@ -264,13 +244,15 @@ class Sender:
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
         try:
-            if type(self.transport) is HttpTransport:
-                self._call("POST", endpoint, connection_id, body, deadline)
-            else:
-                coro = retry.post(
-                    self.transport, endpoint, connection_id, body, self.policy, deadline
-                )
-                self._run(coro, connection_id, deadline)
+            self._engine.call(
+                "POST",
+                endpoint,
+                connection_id,
+                body,
+                self.policy,
+                deadline,
+                self._hard_stop(deadline),
+            )
         except ConnectionGoneError as exc:
             pruned, _ = self._prune_quietly([connection_id])
             _observe_send(exc, pruned)
@@ -301,11 +283,8 @@ class Sender:
         """
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
-        if type(self.transport) is HttpTransport:
-            self._call("DELETE", endpoint, connection_id, b"", deadline)
-            return
-        coro = retry.delete(self.transport, endpoint, connection_id, self.policy, deadline)
-        self._run(coro, connection_id, deadline)
+        stop = self._hard_stop(deadline)
+        self._engine.call("DELETE", endpoint, connection_id, b"", self.policy, deadline, stop)
 
     def info(self, connection_id: str) -> ConnectionInfo:
         """Describes a live connection (GetConnection).
@@ -315,12 +294,8 @@ class Sender:
         """
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
-        if type(self.transport) is HttpTransport:
-            response = self._call("GET", endpoint, connection_id, b"", deadline)
-            return ConnectionInfo.from_json(connection_id, response.body)
-        coro = retry.get(self.transport, endpoint, connection_id, self.policy, deadline)
-        result: ConnectionInfo = self._run(coro, connection_id, deadline)
-        return result
+        stop = self._hard_stop(deadline)
+        return self._engine.get_info(endpoint, connection_id, self.policy, deadline, stop)
 
     def is_alive(self, connection_id: str) -> bool:
         """``True`` if GetConnection finds the connection, ``False`` on 410.
@@ -373,17 +348,7 @@ class Sender:
         result = BroadcastResult(failed=dict(invalid))
         if work:
             deadline = self._deadline()
-            transport = self.transport
-            if type(transport) is HttpTransport:
-                transport.post_many(work, body, self.policy, deadline, self.max_concurrency, result)
-            else:
-                from wsgate.sender import loop
-                from wsgate.sender.broadcast import fan_out
-
-                coro = fan_out(
-                    transport, work, body, self.policy, deadline, self.max_concurrency, result
-                )
-                loop.run(coro)
+            self._engine.post_many(work, body, self.policy, deadline, self.max_concurrency, result)
         result.pruned, result.prune_error = self._prune_quietly(result.gone)
         result.duration = time.monotonic() - started
         logging = sys.modules.get("logging")  # not loaded: nobody set up logging, no DEBUG
@@ -425,14 +390,19 @@ class Sender:
 
     def shutdown(self) -> None:
         """Closes the transport's idle connections (optional; the process exit does too)."""
-        if isinstance(self.transport, HttpTransport):
-            self.transport.close()
-            return
-        aclose = getattr(self.transport, "aclose", None)
-        if aclose is not None:
-            from wsgate.sender import loop
+        self._engine.close()
 
-            loop.run(aclose())
+
+def _engine_for(transport: Any) -> SynchronousTransport:
+    """The engine that runs calls on ``transport``: itself when it declares the
+    ``synchronous`` capability (:class:`HttpTransport` and its subclasses), else an
+    :class:`~wsgate.sender.async_engine.AsyncEngine` on the sender's event loop."""
+    if getattr(transport, "synchronous", False) is True:
+        engine: SynchronousTransport = transport
+        return engine
+    from wsgate.sender.async_engine import AsyncEngine
+
+    return AsyncEngine(transport)
 
 
 def _observe_send(error: SendError | None, pruned: int = 0) -> None:

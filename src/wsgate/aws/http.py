@@ -4,7 +4,7 @@ No asyncio: importing asyncio costs more than the whole rest of the send path (â
 2-core machine, against a â‰¤ 50 ms budget for the send path's import) and its futures and
 tasks cost CPU on every send. Here a :class:`Batch` runs in the calling thread: it writes
 requests on non-blocking sockets, waits for any of them with one ``select`` call, parses
-answers with :mod:`wsgate.sender.response`, and hands each finished exchange back to its
+answers with :mod:`wsgate.aws.response`, and hands each finished exchange back to its
 caller, which may start the next request at once. One ``Batch`` per call (a single send or
 a whole broadcast), so any number of threads can send at the same time without a loop
 thread; they share the idle keep-alive connections of one :class:`ConnectionPool`.
@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 
-from wsgate.sender.response import HTTPProtocolError, Response, ResponseParser
+from wsgate.aws.response import HTTPProtocolError, HttpResponse, ResponseParser
 
 TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     #: A finished exchange: the caller's token and the response or the error that ended it.
-    Outcome = tuple[Any, Response | Exception]
+    Outcome = tuple[Any, HttpResponse | Exception]
 
 __all__ = ["Batch", "ConnectionClosed", "ConnectionPool"]
 
@@ -233,7 +233,7 @@ class Batch:
     :meth:`poll` waits and returns the exchanges that finished, each as ``(token, response
     or error)``. The errors are ``OSError`` (connect, reset, TLS verification),
     ``TimeoutError``, :class:`ConnectionClosed` and
-    :class:`~wsgate.sender.response.HTTPProtocolError`. Leaving the ``with`` block returns
+    :class:`~wsgate.aws.response.HTTPProtocolError`. Leaving the ``with`` block returns
     the healthy idle connections to the pool and aborts any exchange still in flight.
     """
 
@@ -481,7 +481,7 @@ class Batch:
             return
         self._finish(conn, exc)
 
-    def _finish(self, conn: _Conn, outcome: Response | Exception) -> None:
+    def _finish(self, conn: _Conn, outcome: HttpResponse | Exception) -> None:
         """Reports an exchange that ended the connection's use (kept ones: see _read)."""
         self._busy.discard(conn)
         self._done.append((conn.token, outcome))
