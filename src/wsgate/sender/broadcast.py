@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     Outcome = Literal["sent", "gone", "failed"]
 
-__all__ = ["BroadcastResult", "Outcome", "RecipientResult", "plan", "recipient_of"]
+__all__ = ["BroadcastResult", "Outcome", "RecipientResult", "cause_of", "plan", "recipient_of"]
 
 
 def recipient_of(item: Any) -> tuple[str | None, str | None]:
@@ -37,6 +37,12 @@ def recipient_of(item: Any) -> tuple[str | None, str | None]:
         cid if isinstance(cid, str) else None,
         endpoint if isinstance(endpoint, str) and endpoint else None,
     )
+
+
+def cause_of(error: SendError) -> str:
+    """A failure's cause for summaries: label and status, e.g. ``"forbidden (403)"``."""
+    status = f" ({error.status_code})" if error.status_code is not None else ""
+    return f"{error.label}{status}"
 
 
 class RecipientResult(Record):
@@ -65,10 +71,7 @@ class RecipientResult(Record):
     @property
     def reason(self) -> str:
         """A short reason ("" when sent), e.g. ``"throttled (429)"``."""
-        if self.error is None:
-            return ""
-        status = f" ({self.error.status_code})" if self.error.status_code is not None else ""
-        return f"{self.error.label}{status}"
+        return "" if self.error is None else cause_of(self.error)
 
 
 class BroadcastResult:
@@ -153,12 +156,41 @@ class BroadcastResult:
         out.update(dict.fromkeys(self.failed, False))
         return out
 
+    def failures_by_cause(self) -> dict[str, list[str]]:
+        """The failed ids grouped by cause, e.g. ``{"forbidden (403)": ["a", "b"]}``.
+
+        The cause is the error's label and HTTP status (:attr:`RecipientResult.reason`); the
+        errors themselves, with the server's message, are in :attr:`failed`.
+        """
+        causes: dict[str, list[str]] = {}
+        for cid, error in self.failed.items():
+            causes.setdefault(cause_of(error), []).append(cid)
+        return causes
+
+    def describe_failures(self, sample: int = 3) -> str:
+        """One line summarising the failures: counts per cause and a few ids of each.
+
+        ``""`` when nothing failed. Used for the sender's WARNING log line.
+        """
+        parts = []
+        for cause, ids in sorted(self.failures_by_cause().items(), key=lambda kv: -len(kv[1])):
+            shown = ", ".join(repr(cid) for cid in ids[:sample])
+            more = f" and {len(ids) - sample} more" if len(ids) > sample else ""
+            first = self.failed[ids[0]]
+            detail = f" [{first.detail}]" if first.detail else ""
+            parts.append(f"{cause} x{len(ids)}{detail} (e.g. {shown}{more})")
+        return "; ".join(parts)
+
     def summary(self) -> dict[str, Any]:
-        """Counts and timing for a log line or metrics (failure reasons counted by kind)."""
+        """Counts and timing for a log line or metrics (failure reasons counted by kind).
+
+        ``failure_reasons`` counts by error class, ``failure_causes`` by label and status.
+        """
         reasons: dict[str, int] = {}
         for error in self.failed.values():
             key = type(error).__name__
             reasons[key] = reasons.get(key, 0) + 1
+        causes = {cause: len(ids) for cause, ids in self.failures_by_cause().items()}
         return {
             "recipients": self.total,
             "sent": len(self.sent),
@@ -167,6 +199,7 @@ class BroadcastResult:
             "pruned": self.pruned,
             "duration_ms": round(self.duration * 1000, 1),
             "failure_reasons": reasons,
+            "failure_causes": causes,
         }
 
 

@@ -14,6 +14,7 @@ from wsgate.aws.retry import RetryPolicy
 from wsgate.exceptions import (
     ConfigurationError,
     ConnectionGoneError,
+    InvalidConnectionIdError,
     PayloadTooLargeError,
     SendError,
 )
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
     from wsgate.sender.protocols import CredentialsProvider, SynchronousTransport, Transport
 
-__all__ = ["Sender", "encode_payload"]
+__all__ = ["Sender", "check_connection_id", "encode_payload"]
 
 
 def _logger() -> logging.Logger:
@@ -58,10 +59,10 @@ def _shared_transport() -> Transport:
 
 
 def encode_payload(data: Any) -> bytes:
-    """The bytes to send: bytes as is, ``str`` as UTF-8, dict/list as compact JSON.
+    """The bytes to send: bytes as is, ``str`` as UTF-8, any other JSON value as compact JSON.
 
     Raises:
-        TypeError: Any other type (use :meth:`Sender.send_json` for other JSON values).
+        TypeError: ``data`` is not JSON-serialisable (nothing is sent).
     """
     if isinstance(data, bytes):
         return data
@@ -69,9 +70,26 @@ def encode_payload(data: Any) -> bytes:
         return data.encode("utf-8")
     if isinstance(data, bytearray | memoryview):
         return bytes(data)
-    if isinstance(data, dict | list | tuple):
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    raise TypeError(f"cannot send {type(data).__name__}: pass bytes, str, dict or list")
+    try:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"cannot send {type(data).__name__}: pass bytes, str or a JSON-serialisable value"
+        ) from exc
+    return text.encode("utf-8")
+
+
+def check_connection_id(connection_id: Any) -> str:
+    """``connection_id`` if it is a non-empty string.
+
+    Raises:
+        InvalidConnectionIdError: ``None``, empty, or not a string (before any request).
+    """
+    if isinstance(connection_id, str) and connection_id:
+        return connection_id
+    raise InvalidConnectionIdError(
+        repr(connection_id)[:80], None, "a connection id must be a non-empty string"
+    )
 
 
 class Sender:
@@ -224,16 +242,20 @@ class Sender:
     # --- single connection -------------------------------------------------------------------
 
     def send(self, connection_id: str, data: Any) -> None:
-        """Sends one message: bytes raw, ``str`` as UTF-8, dict/list as compact JSON.
+        """Sends one message: bytes raw, ``str`` as UTF-8, any other JSON value (dict, list,
+        number, bool, ``None``) as compact JSON — the types ``ws_send_message`` accepts.
 
         Raises:
+            InvalidConnectionIdError: ``connection_id`` is ``None``, empty or not a string
+                (no request made).
             PayloadTooLargeError: Over 131,072 bytes (no request made).
             ConnectionGoneError: 410; also pruned from ``registry`` when one is set.
             ForbiddenError: 403 (wrong endpoint/stage or IAM); never prunes.
             ThrottledError, ServerError, TransportError: Still failing after the retries.
             ConfigurationError: No endpoint can be resolved.
-            TypeError: ``data`` is of another type.
+            TypeError: ``data`` is not JSON-serialisable (no request made).
         """
+        connection_id = check_connection_id(connection_id)
         body = encode_payload(data)
         if len(body) > MAX_PAYLOAD_BYTES:
             too_large = PayloadTooLargeError(
@@ -281,6 +303,7 @@ class Sender:
         Raises:
             ConnectionGoneError: It was already gone. Other errors as :meth:`send`.
         """
+        connection_id = check_connection_id(connection_id)
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
         stop = self._hard_stop(deadline)
@@ -292,6 +315,7 @@ class Sender:
         Raises:
             ConnectionGoneError: No such live connection. Other errors as :meth:`send`.
         """
+        connection_id = check_connection_id(connection_id)
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
         stop = self._hard_stop(deadline)
@@ -313,7 +337,13 @@ class Sender:
         try:
             return self._prune(ids), None
         except Exception as exc:  # pruning is housekeeping: never fail the send for it
-            _logger().warning("could not prune %d gone connections: %s", len(ids), exc)
+            _logger().warning(
+                "could not prune %d gone connections from the registry (%s: %s); ids: %s",
+                len(ids),
+                type(exc).__name__,
+                exc,
+                describe_ids(ids),
+            )
             return 0, f"{type(exc).__name__}: {exc}"
 
     # --- many connections --------------------------------------------------------------------
@@ -351,9 +381,19 @@ class Sender:
             self._engine.post_many(work, body, self.policy, deadline, self.max_concurrency, result)
         result.pruned, result.prune_error = self._prune_quietly(result.gone)
         result.duration = time.monotonic() - started
-        logging = sys.modules.get("logging")  # not loaded: nobody set up logging, no DEBUG
-        if logging is not None and _logger().isEnabledFor(logging.DEBUG):
-            _logger().debug("broadcast %s", result.summary())
+        if result.failed:
+            # Once per broadcast, summarised: a 403 from a misconfigured role or endpoint
+            # must not pass as silently as a gone connection.
+            _logger().warning(
+                "broadcast: %d of %d recipients failed: %s",
+                len(result.failed),
+                result.total,
+                result.describe_failures(),
+            )
+        else:
+            logging = sys.modules.get("logging")  # not loaded: nobody set up logging
+            if logging is not None and _logger().isEnabledFor(logging.DEBUG):
+                _logger().debug("broadcast %s", result.summary())
         from wsgate.observe.metrics import record_broadcast  # metrics: wsgate.observe
 
         record_broadcast(result)
@@ -391,6 +431,12 @@ class Sender:
     def shutdown(self) -> None:
         """Closes the transport's idle connections (optional; the process exit does too)."""
         self._engine.close()
+
+
+def describe_ids(ids: list[str], limit: int = 20) -> str:
+    """Up to ``limit`` ids for a log line, and how many more there are."""
+    shown = ", ".join(repr(cid) for cid in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
 def _engine_for(transport: Any) -> SynchronousTransport:
