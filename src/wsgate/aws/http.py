@@ -78,10 +78,10 @@ class _Conn:
         "token",
     )
 
-    def __init__(self, sock: socket.socket, key: Key) -> None:
+    def __init__(self, sock: socket.socket, key: Key, max_body: int) -> None:
         self.sock: socket.socket | ssl.SSLSocket = sock
         self.key = key
-        self.parser = ResponseParser()
+        self.parser = ResponseParser(max_body)
         self.state = _CONNECTING
         self.request = b""
         self.out: memoryview | bytes = b""
@@ -107,6 +107,8 @@ class ConnectionPool:
         max_idle: Idle connections kept per host (the rest are closed).
         idle_timeout: Idle connections older than this are not reused (servers close idle
             keep-alive connections; API Gateway does after some tens of seconds).
+        max_body: Largest response body accepted (a bigger one is an ``HTTPProtocolError``):
+            4 MiB for the Management API's small answers, 16 MiB + for DynamoDB's batches.
     """
 
     def __init__(
@@ -117,8 +119,10 @@ class ConnectionPool:
         read_timeout: float = 10.0,
         max_idle: int = 512,
         idle_timeout: float = 30.0,
+        max_body: int = 4 * 1024 * 1024,
     ) -> None:
         self._ssl_context = ssl_context
+        self.max_body = max_body
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_idle = max_idle
@@ -194,7 +198,7 @@ class ConnectionPool:
                 with self._lock:
                     self.connections_opened += 1
                     self._next_address += 1
-                return _Conn(sock, key)
+                return _Conn(sock, key, self.max_body)
             sock.close()
             error = OSError(code, f"{errno.errorcode.get(code, code)} connecting to {address}")
         assert error is not None

@@ -115,9 +115,10 @@ class ResponseParser:
     After an :class:`HTTPProtocolError` the parser (and the connection) is unusable.
     """
 
-    __slots__ = ("_buf", "_chunks", "_head", "_remaining", "_state")
+    __slots__ = ("_buf", "_chunks", "_head", "_remaining", "_state", "max_body")
 
-    def __init__(self) -> None:
+    def __init__(self, max_body: int = _MAX_BODY) -> None:
+        self.max_body = max_body
         self._buf = b""
         self._state = _HEAD
         self._head: tuple[int, str, dict[str, str], bool] = (0, "", {}, False)
@@ -257,7 +258,7 @@ class ResponseParser:
                 if not raw.isdigit() or not raw.isascii() or len(raw) > 10:
                     raise HTTPProtocolError(f"bad Content-Length {raw[:20]!r}")
                 length = int(raw)
-                if length > _MAX_BODY:
+                if length > self.max_body:
                     raise HTTPProtocolError("response body too large")
                 if len(self._buf) >= length:
                     self._chunks.append(self._buf[:length])
@@ -291,7 +292,7 @@ class ResponseParser:
             if size == 0:
                 self._state = _TRAILERS
             else:
-                if sum(map(len, self._chunks)) + size > _MAX_BODY:
+                if sum(map(len, self._chunks)) + size > self.max_body:
                     raise HTTPProtocolError("response body too large")
                 self._remaining = size
                 self._state = _CHUNK_DATA
@@ -322,7 +323,7 @@ class ResponseParser:
             if buf:
                 self._chunks.append(buf)
                 self._buf = b""
-                if sum(map(len, self._chunks)) > _MAX_BODY:
+                if sum(map(len, self._chunks)) > self.max_body:
                     raise HTTPProtocolError("response body too large")
             return False
         return False

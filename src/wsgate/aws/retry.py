@@ -19,7 +19,7 @@ import time
 
 from wsgate.aws.record import Record
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RetryPolicy", "context_deadline"]
 
 
 class RetryPolicy(Record):
@@ -68,3 +68,19 @@ class RetryPolicy(Record):
             return None
         delay = self.delay(attempt)
         return delay if self.may_retry(attempt, delay, deadline) else None
+
+
+def context_deadline(margin: float = 0.5) -> float | None:
+    """The running Lambda invocation's deadline as a ``time.monotonic()`` time, or ``None``.
+
+    Its ``get_remaining_time_in_millis()`` less ``margin`` seconds; ``None`` when no handler
+    is running or the context is not Lambda's (a script, a test).
+    """
+    try:
+        from wsgate.context import current_context
+    except ImportError:  # pragma: no cover - wsgate.context is part of the package
+        return None
+    remaining = getattr(current_context(), "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return time.monotonic() + max(0.0, float(remaining()) / 1000.0 - margin)
