@@ -4,6 +4,7 @@ connection. The answer to each request comes from a script; nothing else is emul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -73,10 +74,8 @@ class DynamoStub:
         self._threads[0].join(5)
         self._sock.close()
         for conn in list(self._conns):
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
         for thread in self._threads:
             thread.join(5)
