@@ -100,11 +100,9 @@ def decode_value(attribute: Mapping[str, Any]) -> Any:
         return raw
     if kind == "N":
         number = Decimal(raw)
-        return (
-            int(number)
-            if number == number.to_integral_value() and "." not in raw
-            else float(number)
-        )
+        # An int only when written as one: "1E+125" (a float's repr) is no exact integer.
+        plain = "." not in raw and "e" not in raw and "E" not in raw
+        return int(number) if plain and number == number.to_integral_value() else float(number)
     if kind == "BOOL":
         return bool(raw)
     if kind == "NULL":
