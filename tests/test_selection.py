@@ -105,7 +105,8 @@ def test_array_is_stringified_like_the_docs() -> None:
     ],
 )
 def test_unverified_stringification_of_other_values(value: Any, text: str) -> None:
-    # UNVERIFIED on AWS (reference §3/§11): Java toString convention, documented in the module.
+    # Not verified on AWS (docs/aws-behaviour.md §3, §11): Java toString convention, documented
+    # in the module.
     assert stringify(value) == text
     assert evaluate(ACTION, json.dumps({"action": value})) == text
 

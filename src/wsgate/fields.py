@@ -113,7 +113,7 @@ def _stringify(value: Any) -> str | None:
 
 
 class Authorizer(Mapping[str, str | None]):
-    """The ``$connect`` authorizer's output as API Gateway passes it on (reference §4.4).
+    """The ``$connect`` authorizer's output as API Gateway passes it on (aws-behaviour.md §4.4).
 
     The mapping holds the authorizer's ``context`` with values stringified (``"123"``,
     ``"true"``; ``None`` stays ``None``); ``principal_id`` and ``integration_latency`` are

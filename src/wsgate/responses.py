@@ -1,6 +1,6 @@
 """Handler return values → the dict API Gateway expects back from a proxy integration.
 
-What API Gateway does with it (reference §2):
+What API Gateway does with it (docs/aws-behaviour.md §2):
 
 - ``$connect``: a 2xx ``statusCode`` accepts the handshake, anything else rejects it with that
   HTTP status; ``headers`` go onto the 101 response (``Sec-WebSocket-Protocol`` picks a

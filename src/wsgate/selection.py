@@ -1,4 +1,4 @@
-"""Route selection expressions, evaluated exactly as API Gateway does (reference §3).
+"""Route selection expressions, evaluated exactly as API Gateway does (docs/aws-behaviour.md §3).
 
 An API's ``RouteSelectionExpression`` picks the route for each incoming message:
 

@@ -150,7 +150,7 @@ def authorizer_event(
     query: dict[str, str] | None = None,
     method_arn: str = METHOD_ARN,
 ) -> dict[str, Any]:
-    """A REQUEST authorizer event shaped as reference §4.2 (repeated headers allowed)."""
+    """A REQUEST authorizer event shaped as aws-behaviour.md §4.2 (repeated headers allowed)."""
     pairs = [
         ("Connection", "upgrade"),
         ("content-length", "0"),

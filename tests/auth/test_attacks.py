@@ -2,8 +2,8 @@
 
 Each case connects a ``websockets`` client to ``wsgate.local`` (127.0.0.1) fronting an app whose
 ``@app.authorizer`` is a :class:`~wsgate.auth.jwt.JWTAuthorizer` fed by a real JWKS server.
-The status the client sees is the status API Gateway would answer (reference §4.3). The names
-of the cases are the rows of the attack table in ``docs/security.md``.
+The status the client sees is the status API Gateway would answer (docs/aws-behaviour.md §4.3).
+The names of the cases are the rows of the attack table in ``docs/security.md``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Authorizer responses and their evaluation (reference §4.3, §4.4)."""
+"""Authorizer responses and their evaluation (docs/aws-behaviour.md §4.3, §4.4)."""
 
 from __future__ import annotations
 

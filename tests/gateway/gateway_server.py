@@ -1,6 +1,6 @@
 """A real ``@connections`` Management API server on loopback, for the gateway tests.
 
-It speaks API Gateway's wire format (reference §6): ``POST``/``GET``/``DELETE``
+It speaks API Gateway's wire format (docs/aws-behaviour.md §6): ``POST``/``GET``/``DELETE``
 ``/{stage}/@connections/{id}`` (also ``%40connections``, ids percent-decoded), 200 / 200 JSON /
 204 on success, ``410`` with ``x-amzn-ErrorType: GoneException`` and an empty body for an unknown
 or closed connection, ``413 PayloadTooLargeException`` over 131,072 bytes, ``403

@@ -44,7 +44,8 @@ def test_rule1_store_connection_on_connect(gw: Harness) -> None:
 
 
 def test_rule1_without_query_string(gw: Harness) -> None:
-    # API Gateway leaves queryStringParameters out when the URL has none (reference §1.2).
+    # API Gateway leaves queryStringParameters out when the URL has none
+    # (docs/aws-behaviour.md §1.2).
     handle_connect = run_example("rule1_store_connection")["handle_connect"]
     event = gw.connect_event()
     assert "queryStringParameters" not in event

@@ -5,11 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from gateway_seed import SEED_PATH, example_names, example_source
-
-pytestmark = pytest.mark.skipif(
-    not SEED_PATH.is_file(), reason=f"the seed is not checked out at {SEED_PATH}"
-)
+from gateway_seed import example_names, example_source, seed_code_blocks
 
 
 def _code_lines(text: str) -> list[str]:
@@ -22,8 +18,7 @@ def _code_lines(text: str) -> list[str]:
 
 
 def _seed_blocks() -> list[list[str]]:
-    text = SEED_PATH.read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    blocks = seed_code_blocks()
     # The CORE FUNCTIONS block lists signatures, not runnable code (test_signatures covers it).
     return [_code_lines(b) for b in blocks if not b.startswith("# Connection management")]
 

@@ -1,8 +1,8 @@
 """A real ``@connections`` HTTP server for the sender tests, with fault injection.
 
-It speaks the Management API as reference §6 describes it (status codes, ``x-amzn-ErrorType``
-headers, empty 410 bodies, 204 on delete), runs its own event loop in a thread, listens on
-a free 127.0.0.1 port (optionally over TLS), and can misbehave on purpose:
+It speaks the Management API as docs/aws-behaviour.md §6 describes it (status codes,
+``x-amzn-ErrorType`` headers, empty 410 bodies, 204 on delete), runs its own event loop in a
+thread, listens on a free 127.0.0.1 port (optionally over TLS), and can misbehave on purpose:
 
 * ``fault(method, connection_id, attempt)`` returns a fault for that attempt (attempts
   counted per method and id from 1): ``"429"``, ``"500"``, ``"502"``, ``"503"``,

@@ -70,7 +70,8 @@ def rebuild(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     conn = connection_of(ref)
     now = ctx["requestTimeEpoch"] / 1000
     if ctx["eventType"] == "CONNECT":
-        # multiValueHeaders is authoritative (reference §1.2); None drops a browser default.
+        # multiValueHeaders is authoritative (docs/aws-behaviour.md §1.2); None drops a browser
+        # default.
         headers: dict[str, Any] = {n: None for n in ("Sec-WebSocket-Extensions", "User-Agent")}
         headers.update(ref["multiValueHeaders"])
         ours = conn.connect(

@@ -16,7 +16,7 @@ authorizer protocol::
             raise Unauthorized("unknown token")
         return Principal(user.id, {"plan": user.plan})
 
-How outcomes map (reference §4.3):
+How outcomes map (docs/aws-behaviour.md §4.3):
 
 ===============================================  ============================================
 the function                                     the client sees
@@ -167,7 +167,9 @@ def is_authorizer_event(event: object) -> bool:
 
 
 class AuthorizerRequest:
-    """A read-only view of the event API Gateway sends a REQUEST authorizer (reference §4.2).
+    """A read-only view of the event API Gateway sends a REQUEST authorizer.
+
+    Its shape: docs/aws-behaviour.md §4.2.
 
     Attributes:
         raw: The event dict as received.

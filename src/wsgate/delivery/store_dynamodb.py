@@ -11,8 +11,8 @@ Layout (see ``docs/delivery.md`` for the reasoning and the cost per operation)::
     GSI byDue: dueShard (HASH, "d#0" … "d#N-1") + dueAt (RANGE, N), projection ALL
 
 ``expiresAt`` is the table's TTL attribute (epoch seconds); every read filters it in code,
-because TTL deletion lags (reference §8). The client (wsgate's stdlib DynamoDB client by
-default, or boto3's) is injected or built lazily.
+because TTL deletion lags (docs/aws-behaviour.md §8). The client (wsgate's stdlib DynamoDB
+client by default, or boto3's) is injected or built lazily.
 """
 
 from __future__ import annotations

@@ -249,7 +249,8 @@ async def app_authorizer(emulator: Emulator, session: Session) -> int | None:
 
 
 def _failure(exc: Exception) -> Verdict:
-    # API Gateway keys on the error message: exactly "Unauthorized" means 401 (reference §4.3).
+    # API Gateway keys on the error message: exactly "Unauthorized" means 401
+    # (docs/aws-behaviour.md §4.3).
     if str(exc) == "Unauthorized":
         return Verdict(401, None, "UnauthorizedException", True, "Unauthorized")
     logger.error("authorizer failed", exc_info=exc)

@@ -9,7 +9,7 @@ from typing import Any
 
 __all__ = ["EmulatorConfig", "Faults"]
 
-#: API Gateway quotas (reference §5).
+#: API Gateway quotas (docs/aws-behaviour.md §5).
 MAX_FRAME_BYTES = 32 * 1024
 MAX_MESSAGE_BYTES = 128 * 1024
 MAX_POST_BYTES = 131_072

@@ -37,7 +37,7 @@ __all__ = [
     "request_time",
 ]
 
-#: ``disconnectReason`` for the close codes API Gateway reports (reference §1.4).
+#: ``disconnectReason`` for the close codes API Gateway reports (docs/aws-behaviour.md §1.4).
 DISCONNECT_REASONS: Mapping[int, str] = {
     1000: "Connection Closed Normally",
     1001: "Going away",
@@ -244,7 +244,7 @@ def forwarded_headers(
 
     The client's headers (minus those named in ``hide``, compared case-insensitively), an
     ``X-Amzn-Trace-Id`` when the client sent none, and ``X-Forwarded-For/Port/Proto``
-    (reference §1.2). The integration event hides ``Connection``/``Upgrade``/
+    (docs/aws-behaviour.md §1.2). The integration event hides ``Connection``/``Upgrade``/
     ``content-length``; the authorizer event keeps them (§4.2).
     """
     hidden = {name.lower() for name in hide}

@@ -156,7 +156,10 @@ _AWS_BODIES: dict[str, Any] = {
 
 
 def aws_error(status: int, error_type: str, *, keep_alive: bool = True) -> bytes:
-    """Serialise a Management API error exactly as reference §6.3 (boto3 maps the type)."""
+    """Serialise a Management API error as AWS does (boto3 maps the type).
+
+    The wire format: docs/aws-behaviour.md §6.3.
+    """
     body_obj = _AWS_BODIES.get(error_type, {"message": error_type})
     body = b"" if body_obj is None else json.dumps(body_obj, separators=(",", ":")).encode()
     headers = [

@@ -1,6 +1,6 @@
 """The ``@connections`` Management API: PostToConnection, GetConnection, DeleteConnection.
 
-Wire format per reference §6: errors carry ``x-amzn-ErrorType`` (so boto3 raises
+Wire format per docs/aws-behaviour.md §6: errors carry ``x-amzn-ErrorType`` (so boto3 raises
 ``GoneException``, ``PayloadTooLargeException``, ``LimitExceededException``,
 ``ForbiddenException``) and ``x-amzn-RequestId``; a 410 has an empty body.
 """

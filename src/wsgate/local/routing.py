@@ -23,7 +23,8 @@ __all__ = ["Routing", "error_frame"]
 
 logger = logging.getLogger("wsgate.local")
 
-# Handshake headers API Gateway does not pass to the $connect integration (reference §1.2).
+# Handshake headers API Gateway does not pass to the $connect integration
+# (docs/aws-behaviour.md §1.2).
 _HIDDEN_HEADERS = frozenset({"connection", "upgrade", "content-length"})
 # Headers of the $connect response that must not override the emulator's own 101 headers.
 _HANDSHAKE_HEADERS = frozenset(
@@ -32,7 +33,7 @@ _HANDSHAKE_HEADERS = frozenset(
 
 
 def error_frame(message: str, connection_id: str, request_id: str) -> bytes:
-    """An API Gateway error frame, byte for byte as observed (reference §2.4)."""
+    """An API Gateway error frame, byte for byte as observed (docs/aws-behaviour.md §2.4)."""
     return (
         f'{{"message": "{message}", "connectionId":"{connection_id}", "requestId":"{request_id}"}}'
     ).encode()
@@ -69,7 +70,7 @@ class Routing:
     # --- $connect ---------------------------------------------------------------------------
 
     async def handshake(self, session: Session) -> None:
-        """Hold the 101 until the authorizer and ``$connect`` allow it (reference §10.1)."""
+        """Hold the 101 until the authorizer and ``$connect`` allow it (aws-behaviour.md §10.1)."""
         emulator = self.emulator
         accept = session.accept_response()
         if accept.status_code != 101:

@@ -146,7 +146,7 @@ class Session:
                 data, self._fragments = b"".join(self._fragments), None
                 self._message(data)
         elif opcode is Opcode.BINARY:
-            # API Gateway rejects binary frames by closing with 1003 (reference §1.7).
+            # API Gateway rejects binary frames by closing with 1003 (docs/aws-behaviour.md §1.7).
             self._fail(1003, DISCONNECT_REASONS[1003])
 
     def _message(self, data: bytes) -> None:

@@ -1,7 +1,8 @@
 """Event factories: API Gateway WebSocket events and a Lambda context for unit tests.
 
 Every event is built by the emulator's own builders (:mod:`wsgate.local.eventgen`), so a
-factory event has exactly the keys API Gateway sends (reference §1) and that ``wsgate serve``
+factory event has exactly the keys API Gateway sends (docs/aws-behaviour.md §1) and that
+``wsgate serve``
 produces: CONNECT with handshake headers and, only when there is a query string, the query
 maps; MESSAGE with ``body`` and ``messageId``; DISCONNECT with the synthetic headers and
 ``disconnectStatusCode``/``disconnectReason``. Defaults are realistic (16-character ids ending
