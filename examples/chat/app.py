@@ -15,11 +15,21 @@ Client → server messages (the route is picked by ``$request.body.action``)::
 Server → client messages are JSON objects with a ``type``: ``name``, ``joined``, ``left``,
 ``members``, ``message``, ``error``, ``me``.
 
+Each route declares its body as a dataclass (``wsgate.bodies``, docs/bodies.md): a message that
+does not match (a missing ``room``, a number for ``text``) never reaches the handler; the page
+gets one ``wsgate.invalid`` frame listing the fields. ``wsgate asyncapi examples/chat/app.py``
+describes the whole API (AsyncAPI 3.0); ``wsgate serve`` shows it at ``/_wsgate/asyncapi``.
+
 Chat messages go out with acknowledged delivery (``wsgate.delivery``, docs/delivery.md): each
 carries a per-room sequence number, the page's ``wsgate-client.js`` acks it, delivers it in
 order and once, and after a dropped connection resumes the room from the replay buffer.
 Unacked messages are redelivered by later invocations and by ``sweep``, the handler of an
 EventBridge schedule (Lambda has no timers).
+
+Who is online (``wsgate.presence``, docs/presence.md): the page's ``wsgate-presence.js`` enters
+each joined room with the user's name and sends heartbeats; the member list updates live, a
+user with several tabs shows once, and ``sweep`` also removes users whose ``$disconnect`` never
+came.
 """
 
 from __future__ import annotations
@@ -27,8 +37,10 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from wsgate.bodies import dump
 from wsgate.delivery import Delivery, enable
 from wsgate.gateway import (
     log_info,
@@ -42,15 +54,72 @@ from wsgate.gateway import (
     ws_store_connection,
     ws_update_connection,
 )
+from wsgate.presence import Presence
+from wsgate.presence import enable as enable_presence
 from wsgate.router import WebSocketApp
 
 app = WebSocketApp(route_selection_expression="$request.body.action")
 # State (sequences, replay buffer, pending acks) lives beside the connection registry.
 delivery = enable(app, Delivery())
-sweep = delivery.scheduled_handler
+# Presence rides on acked delivery (enabled first); its state lives in the registry too.
+presence = enable_presence(app, Presence())
+
+
+def sweep(event: Any = None, context: Any = None) -> dict[str, Any]:
+    """The EventBridge schedule's handler: redeliver unacked messages, remove ghosts."""
+    return {
+        "delivery": delivery.scheduled_handler(event, context),
+        "presence": presence.scheduled_handler(event, context),
+    }
+
 
 _ROOM = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_TEXT = 2000
+
+
+@dataclass
+class SetName:
+    """Choose the name others see."""
+
+    name: str
+
+
+@dataclass
+class RoomRequest:
+    """Join or leave a room (1-32 letters, digits, '-' or '_')."""
+
+    room: str
+
+
+@dataclass
+class SendMessage:
+    """Say something in a room you joined."""
+
+    room: str
+    text: str
+
+
+@dataclass
+class ChatMessage:
+    """A chat line, sent to every member of the room (acked, in order, resumable)."""
+
+    type: Literal["message"]
+    room: str
+    user: str
+    text: str
+    at: float
+
+
+@dataclass
+class Me:
+    """The answer of ``whoami``."""
+
+    type: Literal["me"]
+    connectionId: str  # the wire name
+    user: str | None
+
+
+app.server_message("message", ChatMessage)
 
 
 def _name_of(connection_id: str) -> str:
@@ -69,17 +138,8 @@ def _error(connection_id: str, text: str) -> None:
     ws_send_message(connection_id, json.dumps({"type": "error", "error": text}))
 
 
-def _body(event: Any) -> dict[str, Any]:
-    try:
-        data = json.loads(event.body)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _room(event: Any) -> str | None:
-    room = _body(event).get("room")
-    if isinstance(room, str) and _ROOM.match(room):
+def _room(event: Any, room: str) -> str | None:
+    if _ROOM.match(room):
         return room
     _error(event.connection_id, "room must be 1-32 letters, digits, '-' or '_'")
     return None
@@ -105,18 +165,24 @@ def on_disconnect(event: Any) -> None:
 
 
 @app.route("setName")
-def set_name(event: Any) -> None:
-    name = str(_body(event).get("name") or "").strip()[:32]
+def set_name(event: Any, body: SetName) -> None:
+    name = body.name.strip()[:32]
     if not name:
         _error(event.connection_id, "name must not be empty")
         return
+    # The presence member is the user: leave under the old name, enter under the new one.
+    rooms = presence.rooms_of(event.connection_id)
+    for room in rooms:
+        presence.leave(event.connection_id, room)
     ws_update_connection(event.connection_id, {"userId": name})
+    for room in rooms:
+        presence.enter(event.connection_id, room, {"name": name})
     ws_send_message(event.connection_id, json.dumps({"type": "name", "name": name}))
 
 
 @app.route("join")
-def join(event: Any) -> None:
-    room = _room(event)
+def join(event: Any, body: RoomRequest) -> None:
+    room = _room(event, body.room)
     if room is None:
         return
     ws_join_room(event.connection_id, room)
@@ -129,8 +195,8 @@ def join(event: Any) -> None:
 
 
 @app.route("leave")
-def leave(event: Any) -> None:
-    room = _room(event)
+def leave(event: Any, body: RoomRequest) -> None:
+    room = _room(event, body.room)
     if room is None:
         return
     if ws_leave_room(event.connection_id, room):
@@ -141,34 +207,32 @@ def leave(event: Any) -> None:
 
 
 @app.route("sendMessage")
-def send_message(event: Any) -> None:
-    body = _body(event)
-    room = _room(event)
+def send_message(event: Any, body: SendMessage) -> None:
+    room = _room(event, body.room)
     if room is None:
         return
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
+    text = body.text
+    if not text.strip():
         _error(event.connection_id, "text must be a non-empty string")
         return
     record = ws_get_connection(event.connection_id)
     if not record or room not in (record.get("rooms") or ()):
         _error(event.connection_id, f"join {room} first")
         return
-    payload = {
-        "type": "message",
-        "room": room,
-        "user": record.get("userId") or "anonymous",
-        "text": text[:MAX_TEXT],
-        "at": time.time(),
-    }
-    delivery.send_to_room(room, payload)
+    message = ChatMessage(
+        type="message",
+        room=room,
+        user=record.get("userId") or "anonymous",
+        text=text[:MAX_TEXT],
+        at=time.time(),
+    )
+    delivery.send_to_room(room, dump(message))
 
 
 @app.route("whoami", two_way=True)
-def whoami(event: Any) -> dict[str, Any]:
+def whoami(event: Any) -> Me:
     record = ws_get_connection(event.connection_id) or {}
-    me = {"type": "me", "connectionId": event.connection_id, "user": record.get("userId")}
-    return {"statusCode": 200, "body": json.dumps(me)}
+    return Me(type="me", connectionId=event.connection_id, user=record.get("userId"))
 
 
 @app.default

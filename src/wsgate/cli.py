@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
+import errno
 import logging
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+import time
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -37,12 +41,32 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "at http://HOST:PORT/STAGE/@connections/{id} and a dashboard at /_wsgate/."
         ),
     )
-    parser.add_argument("app", metavar="APP")
+    parser.add_argument(
+        "app", metavar="APP", nargs="?", help="omit with --template: run the template's functions"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="listen address (127.0.0.1)")
     parser.add_argument("--port", type=int, default=3001, help="port (3001; 0 picks one)")
-    parser.add_argument("--stage", default="local", help="stage name (local)")
+    parser.add_argument("--stage", default=None, help="stage name (the template's, else local)")
     parser.add_argument("--api-id", default="", help="requestContext.apiId (random)")
-    parser.add_argument("--template", help="SAM/CloudFormation template with the routes")
+    parser.add_argument(
+        "--template",
+        help="SAM/CloudFormation template or serverless.yml; without APP its functions run",
+    )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="template parameters (serverless.yml: ${param:KEY} and ${opt:KEY})",
+    )
+    parser.add_argument(
+        "--aws-endpoint",
+        metavar="URL",
+        help="DynamoDB/SQS already running (DynamoDB Local, LocalStack, moto_server)",
+    )
+    parser.add_argument("--region", help="AWS region of a template run (us-east-1)")
+    parser.add_argument(
+        "--no-tls", action="store_true", help="template run: plain HTTP/WebSocket only"
+    )
     parser.add_argument("--reload", action="store_true", help="re-import APP on code change")
     parser.add_argument(
         "--static", help="folder served at / (default: APP's folder if it has index.html)"
@@ -84,13 +108,61 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="identity source of --authorizer, e.g. route.request.querystring.token "
         "(repeatable; default: the authorizer's own, else the Authorization header)",
     )
-    faults = parser.add_argument_group("fault injection (all off by default)")
-    faults.add_argument("--drop-disconnect", type=_share, default=0.0, metavar="SHARE")
-    faults.add_argument("--throttle", type=_share, default=0.0, metavar="SHARE")
-    faults.add_argument("--server-error", type=_share, default=0.0, metavar="SHARE")
-    faults.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
-    faults.add_argument("--random-close", type=_share, default=0.0, metavar="SHARE")
-    faults.add_argument("--seed", type=int, default=None, help="seed for the fault dice")
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="write the app's metrics as CloudWatch EMF lines on stdout, as on Lambda "
+        "(default: shown on the dashboard)",
+    )
+    security.add_argument(
+        "--dashboard-actions",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow (or forbid) sending, disconnecting and changing faults from the "
+        "dashboard (default: allowed on loopback only; read-only beyond it)",
+    )
+    faults = parser.add_argument_group(
+        "fault injection (all off by default; also switchable on the dashboard)"
+    )
+    faults.add_argument(
+        "--drop-disconnect",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share (0..1) of $disconnect invocations silently skipped, as best-effort "
+        "delivery allows",
+    )
+    faults.add_argument(
+        "--throttle",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share of @connections calls answered 429 LimitExceededException",
+    )
+    faults.add_argument(
+        "--server-error",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share of @connections calls answered 500 InternalServerErrorException",
+    )
+    faults.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="milliseconds added before every @connections call",
+    )
+    faults.add_argument(
+        "--random-close",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share of client messages after which the connection is dropped (1006)",
+    )
+    faults.add_argument(
+        "--seed", type=int, default=None, help="seed for the fault dice (reproducible runs)"
+    )
     parser.set_defaults(handler=_serve)
 
 
@@ -99,10 +171,13 @@ def _serve(args: argparse.Namespace) -> int:
     from wsgate.local.config import EmulatorConfig, Faults
     from wsgate.local.server import Emulator
 
+    if args.app is None and args.template is None:
+        print("wsgate: serve needs APP, or --template PATH", file=sys.stderr)
+        return 2
     config = EmulatorConfig(
         host=args.host,
         port=args.port,
-        stage=args.stage,
+        stage=args.stage or "local",
         api_id=args.api_id,
         integration_timeout=args.timeout,
         idle_timeout=args.idle_timeout,
@@ -114,9 +189,18 @@ def _serve(args: argparse.Namespace) -> int:
         in_process_sends=not args.http_sends,
         faults=Faults(seed=args.seed, **{name: getattr(args, name) for name in Faults.FIELDS}),
         verify_signatures=args.verify_signatures,
+        dashboard_actions=args.dashboard_actions,
+        emf_metrics=args.metrics,
     )
     from wsgate.local.server import exposure_warning
 
+    if args.app is None:
+        from wsgate.local.apptemplate.command import serve_template
+
+        warning = exposure_warning(config.host, config.verify_signatures)
+        if warning:
+            print(f"wsgate: WARNING: {warning}", file=sys.stderr, flush=True)
+        return serve_template(args, config, _run_on_sender_loop)
     emulator = Emulator(args.app, config, template=args.template, reload=args.reload)
 
     async def run() -> None:
@@ -141,22 +225,103 @@ def _serve(args: argparse.Namespace) -> int:
             await emulator.stop()
 
     try:
-        _run_on_sender_loop(run)
+        with _stop_signals():
+            _run_on_sender_loop(run)
     except ConfigurationError as exc:
         print(f"wsgate: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"wsgate: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"wsgate: port {args.port} on {args.host} is already in use (another "
+                f"wsgate serve?): pick another with --port {args.port + 1}, or --port 0 "
+                "for a free one",
+                file=sys.stderr,
+            )
+        else:
+            print(f"wsgate: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
     return 0
 
 
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM stop ``wsgate serve`` cleanly, whatever the parent set up.
+
+    A shell script's background job, ``nohup`` or a test runner may start the process with
+    SIGINT ignored (Python then installs no ``KeyboardInterrupt`` handler), and SIGTERM
+    would kill it without ``$disconnect``. Both become ``KeyboardInterrupt`` in the main
+    thread, which stops the emulator (its ``finally``); a second signal ends the wait.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _add_template(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from wsgate.deploy.cli import add_template_command
 
     add_template_command(subparsers)
+
+
+def _add_asyncapi(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "asyncapi",
+        help="write the AsyncAPI 3.0 document of an app (routes, bodies, replies)",
+        description="Write the AsyncAPI 3.0 document of APP as JSON; see docs/bodies.md.",
+    )
+    parser.add_argument("app", metavar="APP", help="path/to/app.py[:attr] or module:attr")
+    parser.add_argument("-o", "--output", help="write to this file (default: stdout)")
+    parser.add_argument(
+        "--url", help="the stage URL, e.g. wss://abc.execute-api.eu-west-1.amazonaws.com/prod"
+    )
+    parser.add_argument("--stage", default="prod", help="stage name without --url (prod)")
+    parser.add_argument("--title", help="info.title (default: the app's name)")
+    parser.add_argument("--api-version", default="1.0.0", help="info.version (1.0.0)")
+    parser.set_defaults(handler=_asyncapi)
+
+
+def _asyncapi(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from wsgate.asyncapi import build_document, render
+    from wsgate.deploy.cli import load_app
+    from wsgate.exceptions import WsgateError
+
+    try:
+        loaded = load_app(args.app)
+        if not hasattr(loaded.app, "routes"):
+            print("wsgate: APP must be a WebSocketApp to describe its routes", file=sys.stderr)
+            return 2
+        document = build_document(
+            loaded.app,
+            url=args.url,
+            stage=args.stage,
+            title=args.title,
+            version=args.api_version,
+        )
+    except (WsgateError, ValueError, TypeError) as exc:
+        print(f"wsgate: {exc}", file=sys.stderr)
+        return 2
+    text = render(document)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wsgate: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _run_on_sender_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -179,19 +344,36 @@ def _run_on_sender_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
     future = asyncio.run_coroutine_threadsafe(wrapper(), loop)
     try:
+        # Short waits, not one long one: a signal the kernel delivers to another thread (the
+        # loop's, a worker's) runs its Python handler only once the main thread wakes up, and
+        # a main thread blocked on a lock without a timeout never would (Ctrl-C ignored).
+        while not concurrent.futures.wait([future], timeout=_WAKE_UP)[0]:
+            pass
         future.result()
     except KeyboardInterrupt:
         future.cancel()  # main() runs its cleanup (``finally``) on the loop
-        finished.wait(60)
+        _wait(finished, 60)
         raise
     except concurrent.futures.CancelledError:
-        finished.wait(60)
+        _wait(finished, 60)
+
+
+_WAKE_UP = 0.2
+"""Seconds between the main thread's wake-ups while ``wsgate serve`` runs (signal handling)."""
+
+
+def _wait(event: threading.Event, timeout: float) -> None:
+    """``event.wait(timeout)`` in short steps, so a second Ctrl-C is seen at once."""
+    deadline = time.monotonic() + timeout
+    while not event.wait(_WAKE_UP) and time.monotonic() < deadline:
+        pass
 
 
 #: Subcommand registrars, in ``--help`` order.
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_serve,
     _add_template,
+    _add_asyncapi,
 ]
 
 

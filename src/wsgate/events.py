@@ -303,7 +303,7 @@ class WebSocketEvent:
         """The body parsed as JSON, parsed on first access and cached.
 
         Raises:
-            InvalidBodyError: the body is empty or not valid JSON.
+            InvalidBodyError: the body is empty, not valid JSON, or nested too deeply to decode.
         """
         if self._json is _UNSET:
             body = self.body
@@ -311,6 +311,8 @@ class WebSocketEvent:
                 self._json = json.loads(body)
             except ValueError as exc:
                 raise InvalidBodyError(f"not valid JSON: {exc}") from None
+            except RecursionError:  # deeper than the interpreter can decode
+                raise InvalidBodyError("not valid JSON: nested too deeply") from None
         return self._json
 
     # --- endpoints ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ event a ``ValueError``).
     ├── ConnectRejected                        raised in a $connect handler to refuse the handshake
     │   └── HandshakeRejected                  a test client's handshake got a non-101 status
     ├── MessageRejected                        raised in a handler to reject an acked message
+    │   └── BodyValidationError (InvalidBodyError) a body that does not match the route's type
     ├── ConfigurationError                     wsgate is configured wrongly (endpoint, table, URL)
     ├── RegistryError                          the connection registry failed
     │   ├── ConnectionNotFound (KeyError)      no such (live) connection in the registry
@@ -45,6 +46,7 @@ __all__ = [
     "AccessDenied",
     "AuthError",
     "AuthorizerConfigurationError",
+    "BodyValidationError",
     "ConfigurationError",
     "ConnectRejected",
     "ConnectionGoneError",
@@ -194,6 +196,39 @@ class MessageRejected(WsgateError):
 
     def __str__(self) -> str:
         return f"message rejected: {self.reason}"
+
+
+class BodyValidationError(MessageRejected, InvalidBodyError):
+    """A message body that does not match the body type its route declares (:mod:`wsgate.bodies`).
+
+    Raised by wsgate before the handler runs, never by the handler. It is a
+    :class:`MessageRejected` (an acked message's ack says ``rejected`` with :attr:`reason`) and
+    an :class:`InvalidBodyError` (a bad body, not a failing handler).
+
+    Attributes:
+        route_key: The route whose body type refused the message.
+        errors: ``(path, message)`` pairs, at most a few (``path`` is ``""`` for the whole body,
+            else like ``items[2].name``).
+        total: How many errors were found (may be more than ``len(errors)``, and is itself a
+            lower bound when validation stopped early).
+        reason: A one-line summary, bounded in length.
+    """
+
+    def __init__(self, route_key: str, errors: list[tuple[str, str]], total: int) -> None:
+        first = "; ".join(f"{p}: {m}" if p else m for p, m in errors[:3])
+        more = total - min(len(errors), 3)
+        summary = f"invalid body: {first}" + (f" (and {more} more)" if more > 0 else "")
+        if len(summary) > 300:
+            summary = summary[:297] + "..."
+        Exception.__init__(self, summary)
+        self.route_key = route_key
+        self.errors = tuple(errors)
+        self.total = total
+        self.reason = summary
+        self.field = "body"
+
+    def __str__(self) -> str:
+        return f"route {self.route_key!r}: {self.reason}"
 
 
 # --- configuration ----------------------------------------------------------------------------

@@ -11,7 +11,8 @@ What API Gateway does with it (docs/aws-behaviour.md §2):
 
 A handler may return ``None`` (200, no body), a ``str`` (the body), ``bytes`` (base64 body),
 a ``dict`` that has ``statusCode`` (passed through, checked), any other JSON value (serialised
-as the body) or a :class:`Response`. :func:`to_response` does that normalisation.
+as the body; models such as dataclass instances and Pydantic models included) or a
+:class:`Response`. :func:`to_response` does that normalisation.
 """
 
 from __future__ import annotations
@@ -161,10 +162,18 @@ def to_response(value: Any) -> Response:
     if isinstance(value, Mapping) and "statusCode" in value:
         return Response.from_dict(value)
     try:
-        body = json.dumps(value, separators=(",", ":"))
+        body = json.dumps(value, separators=(",", ":"), default=_encode)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"a handler returned {type(value).__name__}, which is not a Response, str, bytes, "
             f"dict or JSON value: {exc}"
         ) from None
     return Response(200, body)
+
+
+def _encode(value: Any) -> Any:
+    """Models (Pydantic, dataclasses), enums and sets in a returned value: see
+    :func:`wsgate.bodies.encode` (loaded only when such a value is returned)."""
+    from wsgate.bodies import encode
+
+    return encode(value)

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from wsgate.context import _current_app, _current_context, _current_event
 from wsgate.events import WebSocketEvent, parse_event
-from wsgate.exceptions import AuthError, ConnectRejected, EventError
+from wsgate.exceptions import AuthError, BodyValidationError, ConnectRejected, EventError
 from wsgate.responses import Response, error_response, to_response
 from wsgate.routes import CallNext, Middleware, Route, Router
 from wsgate.selection import _NOT_JSON, compile_expression
@@ -232,6 +232,10 @@ class WebSocketApp(Router):
         except AuthError as exc:
             message = "Unauthorized" if exc.status_code == 401 else "Forbidden"
             return error_response(exc.status_code, message).to_dict()
+        except BodyValidationError as exc:  # logged and counted where it was raised
+            from wsgate.bodies import answer
+
+            return answer(parsed, route, exc).to_dict()
         except EventError as exc:
             self._log_failure(parsed, route, context, exc, error=False)
             return error_response(400, "Bad request body").to_dict()
@@ -262,7 +266,9 @@ class WebSocketApp(Router):
         return route
 
     def _build(self, route: Route) -> _Endpoint:
-        handler = route.handler
+        # Typed inputs (wsgate.bodies): validated before the handler is called; the wrapper
+        # returns what the handler returns (an awaitable for an async handler).
+        handler = route.handler if route.body is None else route.body.bind(route.handler)
         endpoint: _Endpoint
         if route.takes_context:
 

@@ -48,10 +48,24 @@ def _takes_context(func: Callable[..., Any]) -> bool:
     return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
-class Route:
-    """One registered route: its key, handler, two-way flag and router middleware."""
+def _may_declare_body(func: Callable[..., Any]) -> bool:
+    """Cheap pre-check: does ``func`` annotate a parameter other than its first (the event)?
 
-    __slots__ = ("handler", "key", "middleware", "takes_context", "two_way")
+    Only then is :mod:`wsgate.bodies` loaded, so apps without models never import it.
+    """
+    annotations = getattr(func, "__annotations__", None)
+    if not annotations:
+        return False
+    code = getattr(func, "__code__", None)
+    first = code.co_varnames[0] if code is not None and code.co_argcount else None
+    return any(name not in ("return", first) for name in annotations)
+
+
+class Route:
+    """One registered route: its key, handler, two-way flag, router middleware and typed
+    inputs (``body``: a :class:`wsgate.bodies.Binding`, or ``None``)."""
+
+    __slots__ = ("body", "handler", "key", "middleware", "takes_context", "two_way")
 
     def __init__(
         self,
@@ -61,6 +75,9 @@ class Route:
         two_way: bool = False,
         middleware: tuple[Middleware, ...] = (),
         takes_context: bool | None = None,
+        body: Any = None,
+        query: Any = None,
+        headers: Any = None,
     ) -> None:
         if not callable(handler):
             raise TypeError(f"handler for {key!r} is not callable")
@@ -68,6 +85,22 @@ class Route:
         self.handler = handler
         self.two_way = two_way
         self.middleware = middleware
+        self.body: Any = None
+        if body is not None or query is not None or headers is not None:
+            from wsgate.bodies import Binding, bind
+
+            self.body = (
+                body
+                if isinstance(body, Binding)
+                else bind(key, handler, body, query=query, headers=headers)
+            )
+        elif _may_declare_body(handler):
+            from wsgate.bodies import bind
+
+            self.body = bind(key, handler)
+        if self.body is not None:
+            _takes_context(handler)  # the same checks (async) as for any handler
+            takes_context = self.body.takes_context
         self.takes_context = _takes_context(handler) if takes_context is None else takes_context
 
     def __repr__(self) -> str:
@@ -82,24 +115,33 @@ class Router:
         self.name = name
         self._routes: dict[str, Route] = {}
         self._middleware: list[Middleware] = []
+        self._server_messages: dict[str, tuple[Any, str | None]] = {}
 
     # --- registration ------------------------------------------------------------------------
 
     def add_route(
-        self, route_key: str, handler: Callable[..., Any], *, two_way: bool = False
+        self,
+        route_key: str,
+        handler: Callable[..., Any],
+        *,
+        two_way: bool = False,
+        body: Any = None,
     ) -> None:
         """Register ``handler`` for ``route_key`` (``$connect``, ``$disconnect``, ``$default``
         or a custom key).
 
+        ``body`` declares the message body type (a Pydantic model, a dataclass or a
+        ``TypedDict``; or annotate a handler parameter with it): see :mod:`wsgate.bodies`.
+
         Raises:
             InvalidRouteError: the key is empty or starts with ``$`` without being predefined.
             DuplicateRouteError: the key is already registered.
-            TypeError: the handler is not callable or is async.
+            TypeError: the handler is not callable or is async, or its body type is unusable.
         """
         validate_route_key(route_key)
         if two_way and route_key in ("$connect", "$disconnect"):
             raise InvalidRouteError(route_key, "only message routes can be two-way")
-        self._add(Route(route_key, handler, two_way=two_way))
+        self._add(Route(route_key, handler, two_way=two_way, body=body))
 
     def _add(self, route: Route) -> None:
         if route.key in self._routes:
@@ -110,11 +152,12 @@ class Router:
     def _changed(self) -> None:
         """Hook for subclasses that cache derived state."""
 
-    def route(self, route_key: str, *, two_way: bool = False) -> Callable[[F], F]:
+    def route(self, route_key: str, *, two_way: bool = False, body: Any = None) -> Callable[[F], F]:
         """Decorator: handle messages whose selection expression evaluates to ``route_key``.
 
         With ``two_way=True`` the handler's body is sent back to the client (the deployment
-        needs a ``$default`` route response on this route).
+        needs a ``$default`` route response on this route). ``body`` declares the body type
+        (see :meth:`add_route`).
 
         Raises:
             InvalidRouteError, DuplicateRouteError: see :meth:`add_route`.
@@ -122,16 +165,37 @@ class Router:
         validate_route_key(route_key)
 
         def decorator(func: F) -> F:
-            self.add_route(route_key, func, two_way=two_way)
+            self.add_route(route_key, func, two_way=two_way, body=body)
             return func
 
         return decorator
 
-    def connect(self, func: F) -> F:
+    @overload
+    def connect(self, func: F, *, query: Any = None, headers: Any = None) -> F: ...
+
+    @overload
+    def connect(
+        self, func: None = None, *, query: Any = None, headers: Any = None
+    ) -> Callable[[F], F]: ...
+
+    def connect(
+        self, func: F | None = None, *, query: Any = None, headers: Any = None
+    ) -> F | Callable[[F], F]:
         """Decorator: handle ``$connect``. Return a 4xx/5xx :class:`Response` (or raise
-        :class:`~wsgate.exceptions.ConnectRejected`) to refuse the handshake."""
-        self.add_route("$connect", func)
-        return func
+        :class:`~wsgate.exceptions.ConnectRejected`) to refuse the handshake.
+
+        Use bare (``@app.connect``) or with models for the query string and the handshake
+        headers (``@app.connect(query=ConnectQuery)``): they are validated before the handler
+        (an invalid handshake is refused with 400) and passed to its ``query`` / ``headers``
+        parameters when it has them. Header names are matched in lower case.
+        """
+
+        def register(f: F) -> F:
+            validate_route_key("$connect")
+            self._add(Route("$connect", f, query=query, headers=headers))
+            return f
+
+        return register(func) if func is not None else register
 
     def disconnect(self, func: F) -> F:
         """Decorator: handle ``$disconnect`` (best effort; the response is ignored)."""
@@ -171,6 +235,33 @@ class Router:
         self.add_middleware(func)
         return func
 
+    def server_message(
+        self, name: str, model: Any = None, *, description: str | None = None
+    ) -> Any:
+        """Declare a message the server sends to clients (for the AsyncAPI document).
+
+        ``app.server_message("chat", ChatMessage)``, or as a class decorator
+        ``@app.server_message("chat")``. ``model`` is a body type (or ``None`` for any JSON).
+
+        Raises:
+            ValueError: ``name`` is empty or already declared.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError("a server message needs a name")
+
+        def register(cls: Any) -> Any:
+            if name in self._server_messages:
+                raise ValueError(f"server message {name!r} is already declared")
+            self._server_messages[name] = (cls, description)
+            return cls
+
+        return register(model) if model is not None else register
+
+    @property
+    def server_messages(self) -> Mapping[str, tuple[Any, str | None]]:
+        """Declared server-to-client messages: name → ``(model, description)``."""
+        return MappingProxyType(self._server_messages)
+
     def include_router(self, router: Router, *, prefix: str = "") -> None:
         """Copy ``router``'s routes into this one, with ``router``'s middleware around them.
 
@@ -194,8 +285,11 @@ class Router:
                     two_way=route.two_way,
                     middleware=wrap + route.middleware,
                     takes_context=route.takes_context,
+                    body=route.body.renamed(key) if route.body is not None else None,
                 )
             )
+        for name, declared in router._server_messages.items():
+            self._server_messages.setdefault(name, declared)
 
     # --- introspection -----------------------------------------------------------------------
 

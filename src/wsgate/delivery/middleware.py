@@ -112,6 +112,8 @@ class DeliveryMiddleware:
             try:
                 return call_next(event)
             except MessageRejected as exc:  # no ack asked for: a 400 (the body of a two-way route)
+                if isinstance(exc, EventError):
+                    raise  # an invalid typed body: the router answers with its error frame
                 logger.info("message rejected on %s: %s", event.route_key, exc.reason)
                 return error_response(400, exc.reason)
         scope = self._scope(event)

@@ -43,6 +43,7 @@ class AppSpec:
         source: The file the app was loaded from (watched by ``--reload``).
         authorizer: The app's ``$connect`` authorizer (``WebSocketApp.authorizer_config``),
             run by :func:`wsgate.local.authorizer.app_authorizer`; ``None`` without one.
+        app: The ``WebSocketApp`` itself (its AsyncAPI document is served), or ``None``.
     """
 
     handler: Handler
@@ -53,6 +54,7 @@ class AppSpec:
     name: str = "wsgate-local"
     source: Path | None = None
     authorizer: Any = None
+    app: Any = None
 
     @classmethod
     def from_object(cls, obj: Any, *, template: str | Path | None = None) -> AppSpec:
@@ -82,6 +84,7 @@ class AppSpec:
         name = getattr(obj, "__name__", type(obj).__name__)
         spec = cls(handler, keys, two_way, expression, timeouts, str(name))
         spec.authorizer = getattr(obj, "authorizer_config", None)
+        spec.app = obj if hasattr(obj, "routes") else None
         return spec
 
     def select_route(self, body: str) -> str | None:
@@ -183,11 +186,14 @@ class Invoker:
         done: Callable[[Outcome], None],
         *,
         control: bool = False,
+        released: Callable[[], None] | None = None,
     ) -> None:
         """Start ``app.handler(event, context)``; ``done(outcome)`` runs on the loop later.
 
         Never raises for handler failures: they arrive as ``Outcome("error")``, a handler
-        still running after ``timeout`` seconds as ``Outcome("timeout")``.
+        still running after ``timeout`` seconds as ``Outcome("timeout")``. ``released()``
+        runs on the loop once the call no longer holds a worker (after a timeout that is
+        when the handler really returns).
         """
         loop = asyncio.get_running_loop()
         reported = False
@@ -206,6 +212,8 @@ class Invoker:
 
         def finished(future: Future[Any]) -> None:  # on the loop
             self._queued.discard(future)
+            if released is not None:
+                released()
             if future.cancelled():  # never started: the emulator is stopping
                 report(Outcome("error", error=RuntimeError("the emulator is stopping")))
                 return
@@ -215,7 +223,11 @@ class Invoker:
                 return
             if not reported:
                 route = event.get("requestContext", {}).get("routeKey")
-                logger.error("handler failed for %s (request %s)", route, request_id, exc_info=exc)
+                # A template function's failure was logged by its own process: no traceback.
+                trace = None if getattr(exc, "function", None) else exc
+                logger.error(
+                    "handler failed for %s (request %s): %s", route, request_id, exc, exc_info=trace
+                )
             report(Outcome("error", error=exc))
 
         self.in_flight += 1
@@ -224,6 +236,8 @@ class Invoker:
             future = (self._control if control else self._pool).submit(call)
         except RuntimeError as exc:  # the pool is shut down (the emulator is stopping)
             report(Outcome("error", error=exc))
+            if released is not None:
+                released()
             return
         if not control:
             self._queued.add(future)

@@ -25,16 +25,20 @@ from wsgate.local.http import (
     response,
 )
 from wsgate.local.invoke import AppSpec, Invoker, load_app
+from wsgate.local.listener import Listener
 from wsgate.local.management import Management
 from wsgate.local.origin import cross_site_refusal
 from wsgate.local.routing import Routing
 from wsgate.local.session import Session
 
-__all__ = ["Authorizer", "Emulator", "exposure_warning"]
+__all__ = ["Authorizer", "Emulator", "exposure_warning", "signature_refusal"]
 
 logger = logging.getLogger("wsgate.local")
 
 DELIVERY_SWEEP_INTERVAL = 1.0
+#: Bytes a client may leave unread in our write buffer before its messages stop being handled
+#: (backpressure: its socket is then not read either).
+WRITE_BUFFER_HIGH = 256 * 1024
 # What _set_environment may change, and stop() restores.
 _ENVIRONMENT_KEYS = (
     "WSGATE_ENDPOINT",
@@ -63,11 +67,48 @@ class _Channel(asyncio.Protocol):
         self.streaming = False
         self._buffer = bytearray()
         self._busy = False
+        # Slowloris guard: a request must arrive whole within request_timeout of its first
+        # byte; a keep-alive connection waiting for its next request closes after
+        # keep_alive_timeout.
+        self._timer: asyncio.TimerHandle | None = None
+        # Known from the moment asyncio accepts the socket (it builds the protocol first and
+        # calls connection_made loop turns later): stop() waits for every channel to go.
+        emulator._channels.add(self)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.emulator._channels.add(self)
+        if self.emulator.stopping:
+            transport.abort()  # accepted as the server closed: stop() is waiting for it
+            return
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        self._arm(self.emulator.config.keep_alive_timeout)
+
+    def _arm(self, delay: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = (
+            None if delay is None else asyncio.get_running_loop().call_later(delay, self._expired)
+        )
+
+    def _expired(self) -> None:
+        self._timer = None
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.session is not None:
+            return
+        if self._buffer:  # a request started and never completed (slowloris): 408
+            logger.info("closing a connection whose request did not complete in time")
+            self._reply(response(408, keep_alive=False), keep_alive=False)
+        else:
+            transport.close()  # an idle keep-alive connection
+
+    def pause_writing(self) -> None:
+        if self.session is not None:
+            self.session.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.session is not None:
+            self.session.resume_writing()
 
     def data_received(self, data: bytes) -> None:
         if self.session is not None:
@@ -76,6 +117,8 @@ class _Channel(asyncio.Protocol):
             return  # nothing may arrive before the 101; a client that sends anyway is ignored
         if self.streaming:
             return
+        if not self._buffer and not self._busy:
+            self._arm(self.emulator.config.request_timeout)  # a new request begins
         self._buffer += data
         if not self._busy:
             self._process()
@@ -84,9 +127,10 @@ class _Channel(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         while not self._busy and self.session is None and not transport.is_closing():
-            end = self._buffer.find(b"\r\n\r\n")
+            end = self._buffer.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES + 4)
             if end < 0:
-                if len(self._buffer) > MAX_HEAD_BYTES:
+                # Checked on every read, however the head arrived (one large read included).
+                if len(self._buffer) >= MAX_HEAD_BYTES + 4:
                     self._reply(response(431, keep_alive=False), keep_alive=False)
                 return
             head = bytes(self._buffer[: end + 4])
@@ -102,6 +146,7 @@ class _Channel(asyncio.Protocol):
                 return
             request.body = bytes(self._buffer[end + 4 : end + 4 + length])
             del self._buffer[: end + 4 + length]
+            self._arm(None)
             if request.is_upgrade:
                 self.emulator._upgrade(self, request)
                 return
@@ -111,6 +156,7 @@ class _Channel(asyncio.Protocol):
                 return
             if isinstance(result, bytes):
                 self._reply(result, request.keep_alive)
+                self._await_next()
                 continue
             self._busy = True
             task: asyncio.Future[bytes] = asyncio.ensure_future(result)
@@ -127,8 +173,13 @@ class _Channel(asyncio.Protocol):
             self._reply(payload, keep_alive=False)
             return
         self._reply(task.result(), request.keep_alive)
+        self._await_next()
         if self._buffer:
             self._process()
+
+    def _await_next(self) -> None:
+        config = self.emulator.config
+        self._arm(config.request_timeout if self._buffer else config.keep_alive_timeout)
 
     def _reply(self, payload: bytes, keep_alive: bool) -> None:
         transport = self.transport
@@ -139,6 +190,7 @@ class _Channel(asyncio.Protocol):
             transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._arm(None)
         self.emulator._channels.discard(self)
         if self.session is not None:
             self.session.connection_lost()
@@ -188,9 +240,10 @@ class Emulator:
         self.authorizer: Authorizer | None = None
         self._channels: set[_Channel] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._server: asyncio.Server | None = None
+        self._server: Listener | None = None
         self._port = self.config.port
         self._installed_sender: Any = None
+        self._installed_metrics = False
         #: True from the start of :meth:`stop`: messages that still arrive are not handled.
         self.stopping = False
 
@@ -212,6 +265,13 @@ class Emulator:
         return f"ws://{self.config.host}:{self._port}/{self.config.stage}"
 
     @property
+    def https_endpoint(self) -> str | None:
+        """The Management API endpoint over TLS; ``None`` when TLS is off."""
+        if self.config.tls is None:
+            return None
+        return f"https://{self.config.host}:{self._port}/{self.config.stage}"
+
+    @property
     def dashboard_url(self) -> str:
         """The dashboard page."""
         return f"http://{self.config.host}:{self._port}/"
@@ -230,14 +290,20 @@ class Emulator:
             # handler, the sender's loop, this loop); with the default 5 ms GIL switch interval
             # each hand-off can wait that long.
             sys.setswitchinterval(self.config.switch_interval)
-        self._server = await loop.create_server(
-            lambda: _Channel(self), self.config.host, self.config.port, backlog=4096
+        self._server = Listener(
+            lambda: _Channel(self),
+            tls=self.config.tls,
+            first_byte_timeout=self.config.first_byte_timeout,
+            handshake_timeout=self.config.tls_handshake_timeout,
         )
+        await self._server.start(self.config.host, self.config.port, backlog=4096)
         self._port = self._server.sockets[0].getsockname()[1]
         if self._configure_environment:
             self._set_environment()
             if self.config.in_process_sends:
                 self._install_sender(loop)
+            if not self.config.emf_metrics:
+                self._install_metrics(loop)
         if self.app is None:
             self.app = self._load()
         if self.authorizer is None:
@@ -277,6 +343,22 @@ class Emulator:
         sender = Sender(self.endpoint, transport=LocalTransport(self, loop), registry=registry)
         wsgate_config.configure(sender=sender)
         self._installed_sender = sender
+
+    def _install_metrics(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Send the app's metrics to the dashboard instead of EMF lines on stdout.
+
+        Only when nobody chose a recorder yet (an app that calls ``set_metrics`` at import,
+        or a test that silenced metrics, keeps its own).
+        """
+        from wsgate.local.telemetry import DashboardSink
+        from wsgate.observe import metrics
+
+        if metrics._default is not None:
+            return
+        sink = DashboardSink(self.dashboard.feed, loop)
+        metrics.set_metrics(metrics.Metrics(sink=sink))
+        self.dashboard.metrics = sink
+        self._installed_metrics = True
 
     def _uninstall_sender(self) -> None:
         sender, self._installed_sender = self._installed_sender, None
@@ -327,13 +409,14 @@ class Emulator:
         running ones finish (up to the integration timeout).
         """
         self.stopping = True
-        if self._server is not None:
-            self._server.close()
-        for session in list(self.connections.values()):
-            session.close(1001, "Going away")
         # Messages still queued for a worker belong to connections closing now: drop them, so
         # the $disconnect calls that follow do not wait behind them (Ctrl-C under load).
-        dropped = self.invoker.cancel_queued()
+        dropped = self.routing.scheduler.drop(self.connections.values())
+        dropped += self.invoker.cancel_queued()
+        if self._server is not None:
+            await self._stop_accepting(self._server)
+        for session in list(self.connections.values()):
+            session.close(1001, "Going away")
         if dropped:
             logger.info("stopping: dropped %d queued message(s) of closed connections", dropped)
         loop = asyncio.get_running_loop()
@@ -361,9 +444,36 @@ class Emulator:
                 break
         if self._server is not None:
             await self._server.wait_closed()
+        # Until every channel is gone: one accepted just before the server closed gets its
+        # connection_made (and is aborted there) only now, and a socket still open when the
+        # loop closes is an "unclosed socket" ResourceWarning later, wherever GC runs.
+        deadline = loop.time() + 5.0
+        while self._channels and loop.time() < deadline:
+            for channel in list(self._channels):
+                if channel.transport is not None and not channel.transport.is_closing():
+                    channel.transport.abort()
+            await asyncio.sleep(0.001)
         self.invoker.shutdown()
         self._uninstall_sender()
+        if self._installed_metrics:
+            from wsgate.observe.metrics import set_metrics
+
+            self._installed_metrics = False
+            set_metrics(None)
         self._restore_environment()
+
+    @staticmethod
+    async def _stop_accepting(server: Listener) -> None:
+        """Stop taking connections and settle the ones being accepted.
+
+        The listener closes the sockets it accepted but has not handed to asyncio yet (still
+        waiting for their first byte) and cancels the hand-overs under way, each of which
+        closes its socket: none is left open to surface later as an ``unclosed socket``
+        ResourceWarning, wherever garbage collection happens to run (a server closed between
+        asyncio's accept and its transport set-up did that with ``loop.create_server``).
+        """
+        server.close()
+        await server.wait_closed()
 
     def _restore_environment(self) -> None:
         saved, self._saved_environment = self._saved_environment, {}
@@ -387,18 +497,21 @@ class Emulator:
             await self._server.serve_forever()
 
     async def _sweep_delivery(self) -> None:
-        """Redeliver unacked ``wsgate.delivery`` messages every second: the local stand-in for
-        the deployed EventBridge schedule that calls ``delivery.scheduled_handler``."""
+        """Redeliver unacked ``wsgate.delivery`` messages and sweep ``wsgate.presence`` every
+        second: the local stand-in for the deployed EventBridge schedules that call their
+        ``scheduled_handler``."""
         while True:
             await asyncio.sleep(DELIVERY_SWEEP_INTERVAL)
             handler = self.app.handler if self.app is not None else None
-            delivery = getattr(getattr(handler, "__self__", None), "delivery", None)
-            if delivery is None:
-                continue
-            try:
-                await asyncio.to_thread(delivery.scheduled_handler, {}, None)
-            except Exception:
-                logger.exception("delivery sweep failed")
+            # app.delivery (redelivery) and app.presence (ghost removal), set by their enable().
+            for name in ("delivery", "presence"):
+                part = getattr(getattr(handler, "__self__", None), name, None)
+                if part is None:
+                    continue
+                try:
+                    await asyncio.to_thread(part.scheduled_handler, {}, None)
+                except Exception:
+                    logger.exception("%s sweep failed", name)
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -409,7 +522,8 @@ class Emulator:
     # --- HTTP side --------------------------------------------------------------------------
 
     def _handle_http(self, channel: _Channel, request: HttpRequest) -> HttpResult:
-        refused = cross_site_refusal(request, self.config.host)  # other sites, DNS rebinding
+        # Other sites, DNS rebinding; the API's own AWS hostnames are not a rebinding.
+        refused = cross_site_refusal(request, self.config.host, allowed=self.config.api_hostnames)
         if refused is not None:
             return refused
         stage = "/" + self.config.stage
@@ -426,7 +540,7 @@ class Emulator:
                 and "/" not in connection_id
             ):
                 if self.config.verify_signatures:
-                    refused = _signature_refusal(request)
+                    refused = signature_refusal(request)
                     if refused is not None:
                         return refused
                 return self.management.handle(request, connection_id)
@@ -460,12 +574,13 @@ class Emulator:
             compression=self.config.compression,
             on_message=self.routing.on_message,
             on_closed=self.routing.on_closed,
+            on_ready=self.routing.scheduler.ready,
         )
         channel.session = session
         self._spawn(self.routing.handshake(session))
 
 
-def _signature_refusal(request: HttpRequest) -> bytes | None:
+def signature_refusal(request: HttpRequest) -> bytes | None:
     """403 as AWS answers an unsigned or forged management call; ``None`` when it verifies."""
     from wsgate.local.sigv4_verify import (
         credentials_from_environment,

@@ -51,6 +51,7 @@ __all__ = [
     "CONNECTS",
     "DISCONNECTS",
     "HANDLER_ERRORS",
+    "INVALID_BODIES",
     "MESSAGES_IN",
     "MESSAGES_SENT",
     "SEND_FAILURES",
@@ -69,6 +70,7 @@ CONNECTS = "Connects"
 DISCONNECTS = "Disconnects"
 MESSAGES_IN = "MessagesIn"
 HANDLER_ERRORS = "HandlerErrors"
+INVALID_BODIES = "InvalidBodies"
 MESSAGES_SENT = "MessagesSent"
 #: Metric name for each send-failure kind (see :func:`failure_kind`).
 SEND_FAILURES = {
@@ -236,6 +238,10 @@ class Metrics:
     def handler_error(self, event: Any = None) -> None:
         """Count a handler that raised (answered 500)."""
         self.put(HANDLER_ERRORS, 1, event=event)
+
+    def invalid_body(self, event: Any = None) -> None:
+        """Count a message refused before its handler: the body did not match its type."""
+        self.put(INVALID_BODIES, 1, event=event)
 
     def sent(self, count: int = 1, event: Any = None) -> None:
         """Count messages delivered through the Management API."""
