@@ -14,14 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Identity", "identity_from_event", "user_id_from_event"]
+__all__ = ["AuthorizerIdentity", "Identity", "identity_from_event", "user_id_from_event"]
 
 _MISSING: Any = object()
 
 
 @dataclass(frozen=True)
-class Identity:
+class AuthorizerIdentity:
     """The authorizer's verdict as later events carry it.
+
+    (Not to be confused with :class:`wsgate.CallerIdentity`, ``requestContext.identity``.)
 
     Attributes:
         principal_id: ``requestContext.authorizer.principalId``.
@@ -34,13 +36,18 @@ class Identity:
     integration_latency: int | float | None = None
 
 
-def identity_from_event(event: object) -> Identity | None:
+#: The former name, kept for existing imports (``wsgate.auth.Identity``).
+Identity = AuthorizerIdentity
+
+
+def identity_from_event(event: object) -> AuthorizerIdentity | None:
     """The authorizer identity of an event, or ``None`` when no authorizer ran.
 
     Reads ``requestContext.authorizer`` with :func:`wsgate.fields.parse_authorizer`, the same
     parser as ``event.authorizer``. An authorizer object that verifies nobody (empty, or an
-    empty ``principalId``) gives an :class:`Identity` whose ``principal_id`` is ``None``, not
-    ``None``: an authorizer ran, so a caller must not fall back to a client-supplied id.
+    empty ``principalId``) gives an :class:`AuthorizerIdentity` whose ``principal_id`` is
+    ``None``, not ``None``: an authorizer ran, so a caller must not fall back to a
+    client-supplied id.
 
     Args:
         event: A raw Lambda event dict or a ``wsgate.events.WebSocketEvent``.
@@ -56,10 +63,10 @@ def identity_from_event(event: object) -> Identity | None:
                 return None
             parsed = parse_authorizer(request_context.get("authorizer"))
     except EventError:
-        return Identity(principal_id=None)  # something is there, but it verifies nobody
+        return AuthorizerIdentity(principal_id=None)  # something is there, but it verifies nobody
     if parsed is None:
         return None
-    return Identity(
+    return AuthorizerIdentity(
         principal_id=parsed.principal_id,
         context=dict(parsed),
         integration_latency=parsed.integration_latency,
