@@ -18,6 +18,7 @@ request in API Gateway" and "Amazon API Gateway quotas".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Callable, Mapping
@@ -147,8 +148,21 @@ class TemplateRunner:
         )
 
     # --- once the emulator listens -----------------------------------------------------------
-    def start_functions(self, emulator_port: int, emulator_host: str = "127.0.0.1") -> None:
-        """Make the function host, its processes pointed at the emulator and the services."""
+    def start_functions(
+        self,
+        emulator_port: int,
+        emulator_host: str = "127.0.0.1",
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        """Make the function host, its processes pointed at the emulator and the services.
+
+        Args:
+            emulator_port: The emulator's port (Management API, TLS and plain HTTP).
+            emulator_host: The address it listens on.
+            loop: The emulator's running loop: the functions' Runtime API is served on it, so
+                a warm call needs no thread hand-off (:meth:`close` must then run while the
+                loop still runs, from another thread, as ``start_template``'s caller does).
+        """
         from wsgate.local.lambda_runtime import FunctionHost
         from wsgate.local.services import function_network
 
@@ -164,6 +178,7 @@ class TemplateRunner:
             "python_path": network.python_path,
             "node_options": network.node_options,
             "max_instances": self.max_instances,
+            "loop": loop,
         }
         if self.log is not None:
             kwargs["log"] = self.log

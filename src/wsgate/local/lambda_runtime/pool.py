@@ -9,6 +9,7 @@ as is one whose process dies; the next call starts a new one.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import logging
@@ -76,6 +77,10 @@ class FunctionPool:
         init_timeout: Seconds an instance has to initialise (Lambda's 10 s init limit).
         node_sdk: Whether Node.js functions get the AWS SDK for JavaScript v3 (installed once
             into a per-user cache), as Lambda's Node.js runtime has it.
+        loop: A running event loop to serve the Runtime API on (the emulator's), instead of the
+            shared background loop thread; it must keep running until :meth:`close` returns,
+            and the blocking methods (:meth:`invoke`, :meth:`restart`, :meth:`close`) must then
+            be called from other threads.
 
     Raises:
         ConfigurationError: The function's runtime is not supported.
@@ -93,6 +98,7 @@ class FunctionPool:
         python_path: Sequence[str] = (),
         init_timeout: float = 10.0,
         node_sdk: bool = True,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         if max_instances < 1:
             raise ConfigurationError(f"max_instances must be at least 1, not {max_instances}")
@@ -106,6 +112,7 @@ class FunctionPool:
         self.python_path = tuple(python_path)
         self.init_timeout = init_timeout
         self.node_sdk = node_sdk and self.kind == "node"
+        self.loop = loop
         self._cond = threading.Condition()
         self._idle: list[Instance] = []  # most recently used last
         self._all: set[Instance] = set()
@@ -113,6 +120,7 @@ class FunctionPool:
         self._closed = False
         self._service: RuntimeService | None = None
         self._node_path: tuple[str, ...] | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
 
     def prepare(self) -> None:
         """Check what a first call needs, ahead of it (call at startup; optional).
@@ -222,6 +230,9 @@ class FunctionPool:
                 retry.start()
 
         invocation.done.add_done_callback(finished)
+        if service.on_loop():  # the emulator's loop serves the Runtime API: no hand-off at all
+            instance.submit(invocation)
+            return result
         try:
             service.loop.call_soon_threadsafe(instance.submit, invocation)
         except RuntimeError as exc:  # the loop is closed (the pool is closing)
@@ -269,7 +280,7 @@ class FunctionPool:
                     return self._idle.pop(), self._generation, False
                 if len(self._all) < self.max_instances:
                     if self._service is None:
-                        self._service = RuntimeService.acquire()
+                        self._service = RuntimeService.acquire(self.loop)
                     instance = Instance(
                         self.spec.name,
                         self._launch,
@@ -342,10 +353,16 @@ class FunctionPool:
         service = service or self._service
         if service is None:
             return
+        if service.on_loop():  # the emulator's own loop (a --reload): stop in the background
+            task = service.loop.create_task(instance.stop())
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+            return
         try:
             service.run(instance.stop(), timeout=30)
-        except Exception:  # the loop is gone: the process was killed with it
-            logger.exception("stopping an instance of %s", self.spec.name)
+        except Exception:  # the loop is gone (or this is its thread): kill without it
+            instance.kill()
+            logger.debug("stopping an instance of %s off its loop", self.spec.name, exc_info=True)
 
     def _launch(self, address: str) -> Launch:
         return build_launch(
