@@ -293,6 +293,13 @@ class Invoker:
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[Any], None], arg: Any) -> None:
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:  # a worker thread
+        here = None
+    if here is loop:  # a call finished on the loop itself (AppSpec.start): report it now,
+        fn(arg)  # before whatever else this loop step writes (the Runtime API's own answer)
+        return
     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
         loop.call_soon_threadsafe(fn, arg)
 

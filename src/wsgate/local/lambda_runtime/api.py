@@ -198,20 +198,20 @@ class RuntimeEndpoint:
             self._finish(invocation, Outcome(error=error))
             return _json(413, {"errorType": "RequestEntityTooLarge", "errorMessage": message})
         self._finish(invocation, Outcome(payload=body))
-        return _json(202, {"status": "OK"})
+        return _accepted()
 
     async def _error(self, request: web.Request) -> web.StreamResponse:
         invocation = self._invocation(request)
         if invocation is None:
             return _bad_request_id(request)
         self._finish(invocation, Outcome(error=await _error_body(request)))
-        return _json(202, {"status": "OK"})
+        return _accepted()
 
     async def _init_error(self, request: web.Request) -> web.StreamResponse:
         self.init_error = await _error_body(request)
         for invocation in list(self._waiting):
             self._finish(invocation, Outcome(error=self.init_error))
-        return _json(202, {"status": "OK"})
+        return _accepted()
 
     def _invocation(self, request: web.Request) -> Invocation | None:
         current = self._current
@@ -222,8 +222,14 @@ class RuntimeEndpoint:
 
 async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
     """The body, or ``None`` when it is longer than ``limit`` (never holds more than that)."""
-    if request.content_length is not None and request.content_length > limit:
+    length = request.content_length
+    if length is not None and length > limit:
         return None
+    if length is not None and length <= 64 * 1024:  # the usual small answer: one read
+        try:
+            return await request.content.readexactly(length)
+        except asyncio.IncompleteReadError as exc:  # the runtime went away mid-body
+            return exc.partial
     data = bytearray()
     async for chunk in request.content.iter_chunked(64 * 1024):
         data += chunk
@@ -252,6 +258,13 @@ async def _error_body(request: web.Request) -> dict[str, Any]:
 def _bad_request_id(request: web.Request) -> web.Response:
     message = f"Invalid request ID: {request.match_info.get('rid', '')}"
     return _json(400, {"errorType": "InvalidRequestID", "errorMessage": message})
+
+
+def _accepted() -> web.Response:
+    return web.Response(body=_ACCEPTED, status=202, content_type="application/json")
+
+
+_ACCEPTED = b'{"status": "OK"}'
 
 
 def _json(status: int, body: Mapping[str, Any]) -> web.Response:
