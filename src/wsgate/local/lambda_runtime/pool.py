@@ -5,6 +5,10 @@ threads). The first call starts an instance (a cold start); a finished instance 
 the next call; calls that overlap start more instances, up to ``max_instances`` (further calls
 wait for one to come free). An instance whose call passes the function's ``Timeout`` is killed,
 as is one whose process dies; the next call starts a new one.
+
+``FunctionPool.invoke_nowait`` is the warm path without a waiting thread: it hands the event to a
+warm, free instance and returns a future (``None`` when a call would have to start or wait for
+an instance).
 """
 
 from __future__ import annotations
