@@ -15,6 +15,7 @@ chunked ``Transfer-Encoding`` (at most ``limit`` bytes; over it the request is m
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -255,8 +256,6 @@ def _reason(status: int) -> str:
 
 
 def _error(status: int, message: str) -> bytes:
-    import json
-
     return json.dumps(
         {"errorType": _reason(status).replace(" ", ""), "errorMessage": message}
     ).encode()
