@@ -12,6 +12,7 @@ EXPECTED = {
     "DuplicateRouteError",
     "EventError",
     "Headers",
+    "CallerIdentity",
     "Identity",
     "InvalidBodyError",
     "InvalidRouteError",

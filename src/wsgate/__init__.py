@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from wsgate.context import LambdaContext, current_context, current_event
     from wsgate.events import (
         Authorizer,
+        CallerIdentity,
         ConnectEvent,
         DisconnectEvent,
         Headers,
@@ -45,6 +46,7 @@ _LAZY = {
     "ConnectEvent": "wsgate.events",
     "DisconnectEvent": "wsgate.events",
     "Headers": "wsgate.events",
+    "CallerIdentity": "wsgate.events",
     "Identity": "wsgate.events",
     "MessageEvent": "wsgate.events",
     "QueryParams": "wsgate.events",
@@ -70,6 +72,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Authorizer",
+    "CallerIdentity",
     "ConnectEvent",
     "ConnectRejected",
     "DisconnectEvent",

@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from wsgate.exceptions import ConfigurationError, EventError, InvalidBodyError
-from wsgate.fields import Authorizer, Headers, Identity, QueryParams
+from wsgate.fields import Authorizer, CallerIdentity, Headers, Identity, QueryParams
 
 __all__ = [
     "Authorizer",
+    "CallerIdentity",
     "ConnectEvent",
     "DisconnectEvent",
     "Headers",
@@ -181,14 +182,14 @@ class WebSocketEvent:
         return value if isinstance(value, str) else None
 
     @property
-    def identity(self) -> Identity:
+    def identity(self) -> CallerIdentity:
         """The caller's identity (source IP, user agent, API key); tolerant of the 2020 form."""
         value = self._ctx.get("identity")
         if value is None:
-            return Identity({})
+            return CallerIdentity({})
         if not isinstance(value, Mapping):
             raise EventError("not an object", "requestContext.identity")
-        return Identity(value)
+        return CallerIdentity(value)
 
     @property
     def source_ip(self) -> str | None:

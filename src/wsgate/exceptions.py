@@ -56,6 +56,7 @@ __all__ = [
     "ForbiddenError",
     "HandshakeRejected",
     "InvalidBodyError",
+    "InvalidConnectionIdError",
     "InvalidRecordError",
     "InvalidRouteError",
     "MessageRejected",
@@ -350,6 +351,15 @@ class TransportError(SendError):
     """The request could not be completed (connection refused, reset, timed out)."""
 
     label = "transport error"
+
+
+class InvalidConnectionIdError(SendError, ValueError):
+    """The connection id is not a non-empty string; refused before any request was made.
+
+    ``connection_id`` holds the ``repr`` of what was given.
+    """
+
+    label = "invalid connection id"
 
 
 # --- auth -------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-__all__ = ["Authorizer", "Headers", "Identity", "QueryParams"]
+__all__ = ["Authorizer", "CallerIdentity", "Headers", "Identity", "QueryParams"]
 
 
 def _values(value: Any) -> list[str]:
@@ -147,8 +147,10 @@ class Authorizer(Mapping[str, str | None]):
         return f"Authorizer(principal_id={self.principal_id!r}, context={self._context!r})"
 
 
-class Identity:
+class CallerIdentity:
     """``requestContext.identity``: the caller's source IP, user agent and API key.
+
+    (Not to be confused with :class:`wsgate.auth.AuthorizerIdentity`, the authorizer's verdict.)
 
     Both the current form (``sourceIp`` + ``userAgent``) and the 2020 form (many ``null``
     Cognito fields) are accepted; ``raw`` holds every field.
@@ -164,7 +166,11 @@ class Identity:
         self.api_key_id: str | None = _opt_str(raw.get("apiKeyId"))
 
     def __repr__(self) -> str:
-        return f"Identity(source_ip={self.source_ip!r}, user_agent={self.user_agent!r})"
+        return f"CallerIdentity(source_ip={self.source_ip!r}, user_agent={self.user_agent!r})"
+
+
+#: The former name, kept for existing imports (``wsgate.Identity``).
+Identity = CallerIdentity
 
 
 def _opt_str(value: Any) -> str | None:

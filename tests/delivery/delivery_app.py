@@ -7,13 +7,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from wsgate.aws.credentials import StaticCredentials
 from wsgate.delivery import Delivery, DeliveryStore, Undelivered, enable
 from wsgate.events import WebSocketEvent
 from wsgate.exceptions import MessageRejected
 from wsgate.registry.memory import MemoryRegistry
 from wsgate.router import WebSocketApp
 from wsgate.sender import Sender
-from wsgate.sender.credentials import StaticCredentials
 
 
 @dataclass

@@ -22,6 +22,8 @@ NOW = 1_800_000_000.0
         "sqlite",
         pytest.param("dynalite", marks=pytest.mark.dynamodb),
         pytest.param("moto", marks=pytest.mark.dynamodb),
+        pytest.param("dynalite-stdlib", marks=pytest.mark.dynamodb),
+        pytest.param("moto-stdlib", marks=pytest.mark.dynamodb),
     ]
 )
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeliveryStore]:
@@ -35,12 +37,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeliverySt
 
         from wsgate.delivery.store_dynamodb import DynamoDBDeliveryStore
 
-        server = request.getfixturevalue(f"{request.param}_server")
-        client = boto3.client("dynamodb", **server.boto_kwargs)
+        name, _, kind = request.param.partition("-")
+        server = request.getfixturevalue(f"{name}_server")
+        client: Any
+        if kind == "stdlib":
+            client = server.stdlib_client(max_attempts=3)
+        else:
+            client = boto3.client("dynamodb", **server.boto_kwargs)
         backend = DynamoDBDeliveryStore(f"delivery-{uuid.uuid4().hex[:8]}", client=client)
         backend.create_table()
     yield backend
     backend.close()
+    if request.param.endswith("-stdlib"):
+        backend.client.close()  # type: ignore[attr-defined]
 
 
 def _append(store: DeliveryStore, stream: str, n: int, *, now: float = NOW, **kw: Any) -> None:

@@ -16,8 +16,10 @@ from wsgate.exceptions import (
     ConnectionGoneError,
     ForbiddenError,
     PayloadTooLargeError,
+    SendError,
     ServerError,
     ThrottledError,
+    TransportError,
 )
 from wsgate.observe import metrics as m
 from wsgate.observe.metrics import EMFSink, Metrics, MetricSink, PowertoolsSink, failure_kind
@@ -79,7 +81,7 @@ def test_a_session_is_counted_in_valid_emf() -> None:
         "SendFailuresGone": 1,
         "SendFailuresThrottled": 2,
         "SendFailuresTooLarge": 1,
-        "SendFailuresOther": 1,
+        "SendFailuresServerError": 1,
         "ConnectionsPruned": 1,
         "BroadcastRecipients": 7,
         "BroadcastDuration": 12.5,
@@ -235,8 +237,11 @@ def test_failure_kinds() -> None:
     assert failure_kind(ConnectionGoneError("a")) == "gone"
     assert failure_kind(ThrottledError("a")) == "throttled"
     assert failure_kind(PayloadTooLargeError("a")) == "too_large"
-    assert failure_kind(ForbiddenError("a")) == "other"
-    assert failure_kind(ServerError("a", 500)) == "other"
+    # A misconfigured role (403) must not hide among "other" failures.
+    assert failure_kind(ForbiddenError("a")) == "forbidden"
+    assert failure_kind(ServerError("a", 500)) == "server_error"
+    assert failure_kind(TransportError("a", None, "timed out")) == "transport"
+    assert failure_kind(SendError("a", 400)) == "other"
     assert failure_kind(TimeoutError()) == "other"
 
 

@@ -87,7 +87,7 @@ def test_sends_failures_prunes_and_broadcasts_are_counted(tmp_path: Path, out: i
         "MessagesSent": 2,
         "SendFailuresGone": 2,
         "SendFailuresTooLarge": 1,
-        "SendFailuresOther": 1,
+        "SendFailuresForbidden": 1,
         "ConnectionsPruned": 2,
         "BroadcastRecipients": 2,
     }

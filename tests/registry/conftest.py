@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 
+from wsgate.aws.dynamodb import DynamoDBClient
 from wsgate.testing.servers import LocalServer
 
 
@@ -17,6 +19,27 @@ def make_client(server: LocalServer, **config: Any) -> Any:
     options: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 3}}
     options.update(config)
     return boto3.client("dynamodb", config=Config(**options), **server.boto_kwargs)
+
+
+def make_stdlib_client(server: LocalServer, **options: Any) -> DynamoDBClient:
+    """wsgate's stdlib DynamoDB client for a local server, with a small retry budget."""
+    options.setdefault("max_attempts", 3)
+    client: DynamoDBClient = server.stdlib_client(**options)
+    return client
+
+
+@pytest.fixture(scope="session")
+def dynalite_stdlib(dynalite_server: LocalServer) -> Iterator[DynamoDBClient]:
+    client = make_stdlib_client(dynalite_server)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def moto_stdlib(moto_server: LocalServer) -> Iterator[DynamoDBClient]:
+    client = make_stdlib_client(moto_server)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")

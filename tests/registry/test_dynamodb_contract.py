@@ -1,4 +1,5 @@
-"""The contract suite on the DynamoDB registry, on dynalite and on moto_server."""
+"""The contract suite on the DynamoDB registry, on dynalite and on moto_server, with boto3's
+client and with wsgate's stdlib client."""
 
 from __future__ import annotations
 
@@ -42,3 +43,21 @@ class TestDynamoDBParallelScanOnDynalite(RegistryContract):
     @pytest.fixture
     def registry(self, dynalite_client: Any) -> Iterator[DynamoDBRegistry]:
         yield from _registry(dynalite_client, scan_segments=3)
+
+
+class TestDynamoDBStdlibOnDynalite(RegistryContract):
+    @pytest.fixture
+    def registry(self, dynalite_stdlib: Any) -> Iterator[DynamoDBRegistry]:
+        yield from _registry(dynalite_stdlib)
+
+
+class TestDynamoDBStdlibOnMoto(RegistryContract):
+    @pytest.fixture
+    def registry(self, moto_stdlib: Any) -> Iterator[DynamoDBRegistry]:
+        yield from _registry(moto_stdlib)
+
+
+class TestDynamoDBStdlibParallelScanOnDynalite(RegistryContract):
+    @pytest.fixture
+    def registry(self, dynalite_stdlib: Any) -> Iterator[DynamoDBRegistry]:
+        yield from _registry(dynalite_stdlib, scan_segments=3)

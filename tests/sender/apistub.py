@@ -201,6 +201,10 @@ class ApiStub:
             return None
         if fault == "reset":
             return b""
+        if fault == "403":
+            return self._count(
+                _reply(403, "AccessDeniedException", b'{"message":"User is not authorized"}')
+            )
         if fault == "429":
             return self._count(
                 _reply(429, "LimitExceededException", b'{"message":"Rate exceeded"}')

@@ -115,12 +115,12 @@ def test_a_send_loads_no_asyncio_typing_logging_or_ssl() -> None:
 
 
 def test_lazily_loaded_names_keep_their_old_import_paths() -> None:
+    from wsgate.aws.credentials import CredentialsProvider as old_provider
     from wsgate.observe import MetricSink as observe_sink
     from wsgate.observe.metrics import MetricSink as metrics_sink
     from wsgate.observe.protocols import MetricSink
     from wsgate.observe.sinks import MetricSink as sinks_sink
     from wsgate.sender import CredentialsProvider, Transport, protocols
-    from wsgate.sender.credentials import CredentialsProvider as old_provider
     from wsgate.sender.transport import Transport as old_transport
 
     assert Transport is old_transport is protocols.Transport

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsgate.sender.response import HTTPProtocolError, Response, ResponseParser
+from wsgate.aws.response import HTTPProtocolError, HttpResponse, ResponseParser
 
 
-def _parse_all(chunks: list[bytes], eof: bool = False) -> list[Response]:
+def _parse_all(chunks: list[bytes], eof: bool = False) -> list[HttpResponse]:
     parser = ResponseParser()
-    out: list[Response] = []
+    out: list[HttpResponse] = []
     for chunk in chunks:
         out.extend(parser.feed(chunk))
     if eof:

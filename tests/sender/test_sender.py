@@ -221,5 +221,7 @@ def test_many_threads_share_one_sender(stub: ApiStub, make_sender: MakeSender) -
 def test_unsupported_data_type_is_refused(stub: ApiStub, make_sender: MakeSender) -> None:
     sender = make_sender(stub.endpoint)
     with pytest.raises(TypeError, match="cannot send"):
-        sender.send("c1", 3.5)
+        sender.send("c1", object())
+    with pytest.raises(TypeError, match="cannot send"):
+        sender.send("c1", {"when": object()})
     assert stub.state.requests == []

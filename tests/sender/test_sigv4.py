@@ -7,10 +7,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from wsgate.sender.credentials import Credentials, StaticCredentials
+from wsgate.aws.credentials import Credentials, StaticCredentials
+from wsgate.aws.sigv4 import SigV4Signer, canonical_uri
 from wsgate.sender.endpoint import parse_endpoint
-from wsgate.sender.fast import HttpTransport
-from wsgate.sender.sigv4 import SigV4Signer, canonical_uri
+from wsgate.sender.http_transport import HttpTransport
 
 IDS = ["L0SM9cOFvHcCIhw=", "a+b/c=", "-_-_", "abc", "x=y=z==", "Zm9v+/bar-_="]
 ENDPOINTS = [

@@ -52,13 +52,12 @@ def ws_send_message(connection_id: str, data: Any) -> None:
         ForbiddenError: 403: wrong endpoint or stage, or missing IAM permission.
         ThrottledError, ServerError, TransportError: Still failing after the retries.
         ConfigurationError: No endpoint or registry can be found.
+        InvalidConnectionIdError: ``connection_id`` is ``None`` or empty (no request made).
+        TypeError: ``data`` is not JSON-serialisable (no request made).
     """
     sender = config.get_sender()
     try:
-        if isinstance(data, bytes | bytearray | memoryview | str | dict | list | tuple):
-            sender.send(connection_id, data)
-        else:
-            sender.send_json(connection_id, data)
+        sender.send(connection_id, data)  # Sender.send takes the same payload types
     except ConnectionGoneError:
         _prune(sender, [connection_id])
         raise
@@ -112,7 +111,11 @@ def ws_broadcast_message(connection_ids: Iterable[Any], data: Any) -> dict[str, 
 
     Returns:
         ``{connection_id: delivered}`` in the order given: ``False`` for gone connections and
-        for those that still failed after the retries.
+        for those that still failed after the retries. Failures other than gone ones (403
+        from IAM or a wrong endpoint, throttling, server errors) are logged once per
+        broadcast at WARNING on ``wsgate.sender`` with their causes and a few ids, and
+        counted in the metrics; ``config.get_sender().broadcast(...)`` returns the
+        :class:`~wsgate.sender.BroadcastResult` with each recipient's error.
 
     Raises:
         InvalidRecordError: An item is neither an id nor a connection record; nothing was sent.
@@ -222,4 +225,13 @@ def _prune(sender: Sender, ids: list[str], *, always: bool = False) -> None:
     try:
         registry.delete_many(ids)
     except RegistryError as exc:  # housekeeping: never hide the send's own outcome
-        logger.warning("could not prune %d gone connections: %s", len(ids), exc)
+        shown = ", ".join(repr(cid) for cid in ids[:20])
+        more = f" and {len(ids) - 20} more" if len(ids) > 20 else ""
+        logger.warning(
+            "could not prune %d gone connections from the registry (%s: %s); ids: %s%s",
+            len(ids),
+            type(exc).__name__,
+            exc,
+            shown,
+            more,
+        )

@@ -30,7 +30,12 @@ from wsgate.auth.authorizer import (
     is_authorizer_event,
     request_authorizer,
 )
-from wsgate.auth.identity import Identity, identity_from_event, user_id_from_event
+from wsgate.auth.identity import (
+    AuthorizerIdentity,
+    Identity,
+    identity_from_event,
+    user_id_from_event,
+)
 from wsgate.auth.policy import (
     AuthorizerResponse,
     MethodArn,
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
     from wsgate.auth.jwt import CognitoAuthorizer, JWTAuthorizer, JWTVerifier
 
 __all__ = [
+    "AuthorizerIdentity",
     "AuthorizerRequest",
     "AuthorizerResponse",
     "CognitoAuthorizer",

@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Identity", "identity_from_event", "user_id_from_event"]
+__all__ = ["AuthorizerIdentity", "Identity", "identity_from_event", "user_id_from_event"]
 
 
 @dataclass(frozen=True)
-class Identity:
+class AuthorizerIdentity:
     """The authorizer's verdict as later events carry it.
+
+    (Not to be confused with :class:`wsgate.CallerIdentity`, ``requestContext.identity``.)
 
     Attributes:
         principal_id: ``requestContext.authorizer.principalId``.
@@ -32,12 +34,16 @@ class Identity:
     integration_latency: int | float | None = None
 
 
+#: The former name, kept for existing imports (``wsgate.auth.Identity``).
+Identity = AuthorizerIdentity
+
+
 def _raw(event: object) -> Mapping[str, Any]:
     raw = getattr(event, "raw", event)
     return raw if isinstance(raw, Mapping) else {}
 
 
-def identity_from_event(event: object) -> Identity | None:
+def identity_from_event(event: object) -> AuthorizerIdentity | None:
     """The authorizer identity of an event, or ``None`` when no authorizer ran.
 
     Args:
@@ -61,7 +67,7 @@ def identity_from_event(event: object) -> Identity | None:
             context[key] = "true" if value else "false"
         elif isinstance(value, int | float):
             context[key] = str(value)
-    return Identity(
+    return AuthorizerIdentity(
         principal_id=principal if isinstance(principal, str) and principal else None,
         context=context,
         integration_latency=(

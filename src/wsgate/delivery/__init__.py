@@ -126,7 +126,7 @@ def store_from_env(environ: Mapping[str, str] | None = None) -> DeliveryStore:
 
 def store_for_registry(registry: object) -> DeliveryStore:
     """A delivery store beside a connection registry: memory for a memory registry, the same
-    file for a SQLite one, the table ``<registry table>-delivery`` (same boto3 client) for a
+    file for a SQLite one, the table ``<registry table>-delivery`` (same DynamoDB client) for a
     DynamoDB one.
 
     Raises:

@@ -11,7 +11,8 @@ Layout (see ``docs/delivery.md`` for the reasoning and the cost per operation)::
     GSI byDue: dueShard (HASH, "d#0" … "d#N-1") + dueAt (RANGE, N), projection ALL
 
 ``expiresAt`` is the table's TTL attribute (epoch seconds); every read filters it in code,
-because TTL deletion lags (docs/aws-behaviour.md §8). The boto3 client is injected or built lazily.
+because TTL deletion lags (docs/aws-behaviour.md §8). The client (wsgate's stdlib DynamoDB
+client by default, or boto3's) is injected or built lazily.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from wsgate.aws.dynamodb import error_code, make_client, service_errors
 from wsgate.delivery.store import BufferedMessage, Claim, ClaimState, Pending, StreamSlice, chunks
 from wsgate.exceptions import RegistryUnavailable
 
@@ -43,8 +45,10 @@ class DynamoDBDeliveryStore:
 
     Args:
         table_name: The delivery table (e.g. ``"Connections-delivery"``).
-        client: A boto3 ``dynamodb`` client; built with ``boto3.client("dynamodb")`` on first
-            use when omitted (``AWS_ENDPOINT_URL_DYNAMODB`` points it at dynalite or moto).
+        client: A DynamoDB client object (boto3's or wsgate's), or which one to build on
+            first use: ``"stdlib"`` (the default) or ``"boto3"``; ``None`` reads
+            ``WSGATE_DYNAMODB_CLIENT`` (``AWS_ENDPOINT_URL_DYNAMODB`` points either at
+            dynalite or moto).
         due_shards: How many GSI partitions pending acks spread over (more shards: more write
             throughput for the index, one more Query per sweep each).
 
@@ -53,42 +57,39 @@ class DynamoDBDeliveryStore:
     """
 
     def __init__(
-        self, table_name: str, *, client: DynamoDBClient | None = None, due_shards: int = 4
+        self, table_name: str, *, client: DynamoDBClient | str | None = None, due_shards: int = 4
     ) -> None:
         if due_shards < 1:
             raise ValueError("due_shards must be at least 1")
         self.table_name = table_name
         self.due_shards = due_shards
-        self._client = client
+        self._client: Any = None if client is None or isinstance(client, str) else client
+        self._client_kind = client if isinstance(client, str) else None
 
     @property
     def client(self) -> DynamoDBClient:
-        """The boto3 client, built on first use."""
+        """The DynamoDB client, built on first use."""
         if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
+            self._client = make_client(self._client_kind)
+        client: DynamoDBClient = self._client
+        return client
 
     def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             return method(TableName=self.table_name, **kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+        except service_errors() as exc:
+            code = error_code(exc)
             if code == "ConditionalCheckFailedException":
                 raise
-            raise RegistryUnavailable(f"DynamoDB {self.table_name}: {code}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise RegistryUnavailable(f"DynamoDB {self.table_name}: {exc}") from exc
+            label = f"{code}: " if code else ""
+            raise RegistryUnavailable(f"DynamoDB {self.table_name}: {label}{exc}") from exc
 
     def _conditional(self, method: Callable[..., Any], **kwargs: Any) -> bool:
-        from botocore.exceptions import ClientError
-
         try:
             self._call(method, **kwargs)
-        except ClientError:
+        except service_errors() as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # pragma: no cover
+                raise
             return False
         return True
 
@@ -100,8 +101,6 @@ class DynamoDBDeliveryStore:
         Raises:
             RegistryUnavailable: DynamoDB refused.
         """
-        from botocore.exceptions import ClientError
-
         try:
             self.client.create_table(
                 TableName=self.table_name,
@@ -127,8 +126,8 @@ class DynamoDBDeliveryStore:
                     }
                 ],
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+        except service_errors() as exc:
+            if error_code(exc) != "ResourceInUseException":
                 raise RegistryUnavailable(f"cannot create {self.table_name}: {exc}") from exc
             return
         if wait:
@@ -136,7 +135,7 @@ class DynamoDBDeliveryStore:
                 TableName=self.table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
             )
         # dynalite has no TTL API; every read filters expiresAt anyway.
-        with contextlib.suppress(ClientError):
+        with contextlib.suppress(*service_errors()):
             self.client.update_time_to_live(
                 TableName=self.table_name,
                 TimeToLiveSpecification={"AttributeName": "expiresAt", "Enabled": True},
@@ -397,11 +396,9 @@ class DynamoDBDeliveryStore:
                 )
 
     def _unbound(self, method: Callable[..., Any], **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             return method(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
+        except service_errors() as exc:
             raise RegistryUnavailable(f"DynamoDB {self.table_name}: {exc}") from exc
 
 

@@ -17,9 +17,10 @@ scope not ``execute-api``, date skew   ``InvalidSignatureException``
 over 5 minutes, signature mismatch
 =====================================  =================================================
 
-The canonical request is built exactly as botocore builds it (path URI-encoded once more,
-query pairs sorted, signed headers trimmed and joined), so unmodified boto3 clients and
-wsgate's own sender pass. Stdlib only.
+The canonical request is built by the same code that signs wsgate's own requests
+(:mod:`wsgate.aws.sigv4`: path URI-encoded once more, query pairs sorted, signed headers
+trimmed and joined, as botocore builds it), so unmodified boto3 clients and wsgate's own
+sender pass. Stdlib only.
 """
 
 from __future__ import annotations
@@ -28,13 +29,22 @@ import hashlib
 import hmac
 import json
 import os
-import posixpath
 import time
 import uuid
 from calendar import timegm
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
+
+from wsgate.aws.credentials import Credentials
+from wsgate.aws.sigv4 import (
+    EMPTY_SHA256,
+    canonical_headers,
+    canonical_query,
+    canonical_request,
+    canonical_uri,
+    derive_signing_key,
+    string_to_sign,
+)
 
 __all__ = [
     "Credentials",
@@ -47,16 +57,6 @@ __all__ = [
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "execute-api"
 MAX_SKEW_SECONDS = 300.0
-_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """One accepted key pair (and the session token it must come with, if any)."""
-
-    access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,32 +95,6 @@ def _parse_authorization(value: str) -> dict[str, str] | None:
         if sep:
             fields[name.strip()] = item.strip()
     return fields
-
-
-def _canonical_path(raw_path: str) -> str:
-    # botocore: quote(remove_dot_segments(path), safe="/~") on the path as sent (already
-    # percent-encoded), so "%3D" is signed as "%253D" and "@" as "%40".
-    path = raw_path or "/"
-    normalized = posixpath.normpath(path) if path not in ("/", "") else "/"
-    if normalized.startswith("//"):
-        normalized = "/" + normalized.lstrip("/")
-    if path.endswith("/") and not normalized.endswith("/"):
-        normalized += "/"
-    return quote(normalized, safe="/~")
-
-
-def _canonical_query(query: str) -> str:
-    if not query:
-        return ""
-    pairs = [pair.partition("=")[::2] for pair in query.split("&")]
-    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
-
-
-def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    key = f"AWS4{secret}".encode()
-    for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
 
 
 def verify_sigv4(
@@ -173,15 +147,15 @@ def verify_sigv4(
             f"Credential should be scoped to correct service: '{SERVICE}'.",
         )
     access_key, date, region = scope[0], scope[1], scope[2]
-    known = {c.access_key_id: c for c in credentials}
+    known = {c.access_key: c for c in credentials}
     credential = known.get(access_key)
     if credential is None:
         return _reject(
             "UnrecognizedClientException", "The security token included in the request is invalid."
         )
     if (
-        credential.session_token is not None
-        and (values.get("x-amz-security-token") or [""])[0] != credential.session_token
+        credential.token is not None
+        and (values.get("x-amz-security-token") or [""])[0] != credential.token
     ):
         return _reject(
             "UnrecognizedClientException", "The security token included in the request is invalid."
@@ -201,39 +175,25 @@ def verify_sigv4(
     signed_headers = fields["SignedHeaders"].split(";")
     if "host" not in signed_headers or signed_headers != sorted(set(signed_headers)):
         return _reject("InvalidSignatureException", "'Host' must be a signed header.")
-    canonical_headers = []
+    pairs: list[tuple[str, str]] = []
     for name in signed_headers:
         if name not in values:
             return _reject("InvalidSignatureException", f"Signed header {name!r} is missing.")
-        joined = ",".join(" ".join(v.split()) for v in values[name])
-        canonical_headers.append(f"{name}:{joined}\n")
+        pairs.extend((name, value) for value in values[name])
     payload_hash = (values.get("x-amz-content-sha256") or [""])[0]
-    actual_hash = hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
+    actual_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
     if not payload_hash:
         payload_hash = actual_hash
     elif payload_hash != "UNSIGNED-PAYLOAD" and payload_hash != actual_hash:
         return _reject("InvalidSignatureException", "The payload hash does not match.")
     path, _, query = target.partition("?")
-    canonical = "\n".join(
-        [
-            method.upper(),
-            _canonical_path(path),
-            _canonical_query(query),
-            "".join(canonical_headers),
-            fields["SignedHeaders"],
-            payload_hash,
-        ]
+    block, signed = canonical_headers(pairs)
+    canonical = canonical_request(
+        method, canonical_uri(path), canonical_query(query), block, signed, payload_hash
     )
-    string_to_sign = "\n".join(
-        [
-            ALGORITHM,
-            amz_date,
-            "/".join(scope[1:]),
-            hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
-        ]
-    )
-    key = _signing_key(credential.secret_access_key, date, region, SERVICE)
-    expected = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    to_sign = string_to_sign(amz_date, "/".join(scope[1:]), canonical)
+    key = derive_signing_key(credential.secret_key, date, region, SERVICE)
+    expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, fields["Signature"]):
         return _reject(
             "InvalidSignatureException",

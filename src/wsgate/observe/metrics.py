@@ -24,8 +24,11 @@ from collections.abc import Mapping, Sequence
 from wsgate.exceptions import (
     ConfigurationError,
     ConnectionGoneError,
+    ForbiddenError,
     PayloadTooLargeError,
+    ServerError,
     ThrottledError,
+    TransportError,
 )
 from wsgate.observe.sinks import (
     COUNT,
@@ -74,6 +77,9 @@ SEND_FAILURES = {
     "gone": "SendFailuresGone",
     "throttled": "SendFailuresThrottled",
     "too_large": "SendFailuresTooLarge",
+    "forbidden": "SendFailuresForbidden",
+    "server_error": "SendFailuresServerError",
+    "transport": "SendFailuresTransport",
     "other": "SendFailuresOther",
 }
 CONNECTIONS_PRUNED = "ConnectionsPruned"
@@ -85,13 +91,21 @@ _OFF_VALUES = frozenset({"off", "0", "false", "no", "disabled"})
 
 
 def failure_kind(error: BaseException) -> str:
-    """The send-failure kind of an error: ``gone``, ``throttled``, ``too_large`` or ``other``."""
+    """The send-failure kind of an error: ``gone``, ``throttled``, ``too_large``,
+    ``forbidden`` (403: IAM or endpoint), ``server_error`` (5xx), ``transport`` (network,
+    timeout, deadline) or ``other``."""
     if isinstance(error, ConnectionGoneError):
         return "gone"
     if isinstance(error, ThrottledError):
         return "throttled"
     if isinstance(error, PayloadTooLargeError):
         return "too_large"
+    if isinstance(error, ForbiddenError):
+        return "forbidden"
+    if isinstance(error, ServerError):
+        return "server_error"
+    if isinstance(error, TransportError):
+        return "transport"
     return "other"
 
 
@@ -235,7 +249,7 @@ class Metrics:
             self.put(MESSAGES_SENT, count, event=event)
 
     def send_failed(self, kind: str | BaseException, count: int = 1, event: Any = None) -> None:
-        """Count failed sends of one kind (``gone``, ``throttled``, ``too_large``, ``other``).
+        """Count failed sends of one kind (see :func:`failure_kind`).
 
         ``kind`` may also be the error itself; :func:`failure_kind` classifies it.
         """

@@ -63,10 +63,11 @@ def open_registry(
 
     Args:
         url: ``memory://``, ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
-            ``dynamodb://TableName`` (query options: ``region``, ``endpoint_url``).
+            ``dynamodb://TableName`` (query options: ``region``, ``endpoint_url``,
+            ``client`` = ``stdlib`` | ``boto3``).
         ttl: Default connection lifetime in seconds (else the URL's ``ttl`` option, else
             ``WSGATE_TTL``, else 7200).
-        client: A boto3 DynamoDB client to use (DynamoDB only).
+        client: A DynamoDB client to use, or "stdlib" / "boto3" (DynamoDB only).
         **options: Passed to the backend's constructor.
 
     Raises:
@@ -97,6 +98,8 @@ def open_registry(
         for key in ("region", "endpoint_url"):
             if key in query:
                 options.setdefault(key, query.pop(key))
+        if client is None and "client" in query:  # dynamodb://Table?client=boto3
+            client = query.pop("client")
         return DynamoDBRegistry(table, client=client, ttl=lifetime, **options)
     raise ConfigurationError(
         f"unknown registry URL {url!r}: use memory://, sqlite:///path or dynamodb://Table"

@@ -21,7 +21,6 @@ connection is gone. No transactions are used (dynalite has none), so every serve
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -68,8 +67,11 @@ class DynamoDBRegistry:
     Args:
         table_name: The table (``WSGATE_TABLE``). Create it with :meth:`create_table` locally,
             or from the template (``docs/registry.md`` lists the keys and indexes).
-        client: A boto3 DynamoDB client. When omitted one is built on first use (``import
-            boto3`` happens then), with standard retries, honouring ``AWS_ENDPOINT_URL_DYNAMODB``.
+        client: A DynamoDB client object (boto3's, or wsgate's
+            :class:`~wsgate.aws.dynamodb.DynamoDBClient`), or which one to build on first use:
+            ``"stdlib"`` (wsgate's: no boto3 import, the default) or ``"boto3"`` (botocore's
+            standard retries). ``None`` reads ``WSGATE_DYNAMODB_CLIENT``. Either honours
+            ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL``.
         ttl: Default seconds until a stored connection expires.
         layout: Attribute and index names.
         region: Region for the client built here.
@@ -98,8 +100,9 @@ class DynamoDBRegistry:
         self.table_name = table_name
         self.ttl = check_ttl(ttl)
         self.layout = layout or TableLayout()
-        self._client = client
-        self._owns_client = client is None
+        self._client = None if client is None or isinstance(client, str) else client
+        self._client_kind = client if isinstance(client, str) else None
+        self._owns_client = self._client is None
         self._region = region
         self._endpoint_url = endpoint_url
         self._client_lock = threading.Lock()
@@ -129,10 +132,10 @@ class DynamoDBRegistry:
 
     @property
     def client(self) -> DynamoDBClient:
-        """The boto3 client (built on first use when none was injected).
+        """The DynamoDB client (built on first use when none was injected).
 
         Raises:
-            ConfigurationError: boto3 is missing or no region is configured.
+            ConfigurationError: No region is configured, or boto3 is missing for ``"boto3"``.
         """
         if self._client is None:
             with self._client_lock:
@@ -142,27 +145,9 @@ class DynamoDBRegistry:
         return client
 
     def _build_client(self) -> Any:
-        try:
-            import boto3
-            from botocore.config import Config
-        except ImportError:  # pragma: no cover - depends on the environment
-            raise ConfigurationError(
-                "the DynamoDB registry needs boto3: pip install 'wsgate[aws]'"
-            ) from None
-        region = (
-            self._region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        )
-        if not region:
-            raise ConfigurationError("no AWS region: set AWS_REGION or pass region=")
-        config = Config(
-            retries={"mode": "standard", "max_attempts": 5},
-            connect_timeout=3,
-            read_timeout=10,
-            tcp_keepalive=True,
-        )
-        return boto3.client(
-            "dynamodb", region_name=region, endpoint_url=self._endpoint_url, config=config
-        )
+        from wsgate.aws.dynamodb import make_client
+
+        return make_client(self._client_kind, region=self._region, endpoint_url=self._endpoint_url)
 
     def create_table(self, *, wait: bool = True, ttl: bool = True) -> None:
         """Create the table with its two indexes (on-demand billing) and enable TTL.

@@ -1,7 +1,8 @@
 """Low-level helpers of the DynamoDB registry: attribute-value encoding, error mapping, batches.
 
-Only :mod:`wsgate.registry.dynamodb` imports this module, so botocore is loaded only when the
-DynamoDB backend is used.
+Works with either client: wsgate's stdlib :class:`~wsgate.aws.dynamodb.DynamoDBClient` (the
+default, no botocore import) or an injected boto3 client (its errors are recognised once
+botocore is loaded).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from wsgate.aws.dynamodb import error_code, service_errors
 from wsgate.exceptions import InvalidRecordError, RegistryError, RegistryUnavailable
 
 __all__ = [
@@ -43,7 +43,7 @@ class ConditionFailed(Exception):
 def call(client: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
     """Run one DynamoDB API call, mapping failures onto wsgate's errors.
 
-    botocore has already retried throttling and 5xx answers by the time an error gets here.
+    The client has already retried throttling and 5xx answers by the time an error gets here.
 
     Raises:
         ConditionFailed: ``ConditionalCheckFailedException``.
@@ -53,17 +53,17 @@ def call(client: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
     try:
         answer: dict[str, Any] = getattr(client, operation)(**kwargs)
         return answer
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
+    except service_errors() as exc:
+        code = error_code(exc)
+        if not code:  # no answer from the service (botocore's network errors)
+            raise RegistryUnavailable(f"DynamoDB {operation} failed: {exc}") from exc
+        error = getattr(exc, "response", {}).get("Error", {})
         message = str(error.get("Message", ""))
         if code == "ConditionalCheckFailedException":
             raise ConditionFailed(message) from None
         if code == "ValidationException" and "size" in message.lower():
             raise InvalidRecordError("item", message) from None
         raise RegistryUnavailable(f"DynamoDB {operation} failed: {code}: {message}") from exc
-    except BotoCoreError as exc:
-        raise RegistryUnavailable(f"DynamoDB {operation} failed: {exc}") from exc
 
 
 # --- attribute values -------------------------------------------------------------------------
@@ -100,11 +100,9 @@ def decode_value(attribute: Mapping[str, Any]) -> Any:
         return raw
     if kind == "N":
         number = Decimal(raw)
-        return (
-            int(number)
-            if number == number.to_integral_value() and "." not in raw
-            else float(number)
-        )
+        # An int only when written as one: "1E+125" (a float's repr) is no exact integer.
+        plain = "." not in raw and "e" not in raw and "E" not in raw
+        return int(number) if plain and number == number.to_integral_value() else float(number)
     if kind == "BOOL":
         return bool(raw)
     if kind == "NULL":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from wsgate.aws.dynamodb import service_errors
 from wsgate.exceptions import RegistryError, RegistryUnavailable
 from wsgate.registry.base import Connection
 from wsgate.registry.dynamodb_items import call, decode_map, encode_value
@@ -148,13 +150,15 @@ def create_table(
         ],
     )
     if wait:
-        from botocore.exceptions import WaiterError
-
+        waiter_errors: tuple[type[Exception], ...] = service_errors()
+        botocore_exc = sys.modules.get("botocore.exceptions")
+        if botocore_exc is not None:
+            waiter_errors += (botocore_exc.WaiterError,)
         try:
             client.get_waiter("table_exists").wait(
                 TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
             )
-        except WaiterError as exc:
+        except waiter_errors as exc:
             raise RegistryUnavailable(f"table {table_name!r} did not become active: {exc}") from exc
     if ttl:
         try:

@@ -1,31 +1,26 @@
-"""Fan-out: one payload to many connections, with a result per recipient.
+"""A broadcast's plan and result: who gets the message, and what happened to each.
 
 Recipients are ids, ``Connection``-like objects (``connection_id`` and an optional
 ``endpoint`` attribute) or dicts (``connectionId`` and optional ``endpoint``), mixed
-freely. Each id is sent once. A fixed number of worker coroutines (``max_concurrency``)
-pull from one queue, so 10,000 recipients cost 10,000 requests but never more than
-``max_concurrency`` at a time. Nothing is raised for a partial failure: every recipient
-ends up ``sent``, ``gone`` (410: safe to prune) or ``failed`` (with the error).
+freely. Each id is sent once. Nothing is raised for a partial failure: every recipient
+ends up ``sent``, ``gone`` (410: safe to prune) or ``failed`` (with the error). The
+fan-out itself is the engine's (``post_many``).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator, Mapping
 
-from wsgate.exceptions import ConnectionGoneError, SendError, TransportError
-from wsgate.sender import retry
-from wsgate.sender.record import Record
+from wsgate.aws.record import Record
+from wsgate.exceptions import ConnectionGoneError, SendError
 
 TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:
     from typing import Any, Literal
 
-    from wsgate.sender.protocols import Transport
-
     Outcome = Literal["sent", "gone", "failed"]
 
-__all__ = ["BroadcastResult", "Outcome", "RecipientResult", "plan", "recipient_of"]
+__all__ = ["BroadcastResult", "Outcome", "RecipientResult", "cause_of", "plan", "recipient_of"]
 
 
 def recipient_of(item: Any) -> tuple[str | None, str | None]:
@@ -42,6 +37,12 @@ def recipient_of(item: Any) -> tuple[str | None, str | None]:
         cid if isinstance(cid, str) else None,
         endpoint if isinstance(endpoint, str) and endpoint else None,
     )
+
+
+def cause_of(error: SendError) -> str:
+    """A failure's cause for summaries: label and status, e.g. ``"forbidden (403)"``."""
+    status = f" ({error.status_code})" if error.status_code is not None else ""
+    return f"{error.label}{status}"
 
 
 class RecipientResult(Record):
@@ -70,10 +71,7 @@ class RecipientResult(Record):
     @property
     def reason(self) -> str:
         """A short reason ("" when sent), e.g. ``"throttled (429)"``."""
-        if self.error is None:
-            return ""
-        status = f" ({self.error.status_code})" if self.error.status_code is not None else ""
-        return f"{self.error.label}{status}"
+        return "" if self.error is None else cause_of(self.error)
 
 
 class BroadcastResult:
@@ -158,12 +156,41 @@ class BroadcastResult:
         out.update(dict.fromkeys(self.failed, False))
         return out
 
+    def failures_by_cause(self) -> dict[str, list[str]]:
+        """The failed ids grouped by cause, e.g. ``{"forbidden (403)": ["a", "b"]}``.
+
+        The cause is the error's label and HTTP status (:attr:`RecipientResult.reason`); the
+        errors themselves, with the server's message, are in :attr:`failed`.
+        """
+        causes: dict[str, list[str]] = {}
+        for cid, error in self.failed.items():
+            causes.setdefault(cause_of(error), []).append(cid)
+        return causes
+
+    def describe_failures(self, sample: int = 3) -> str:
+        """One line summarising the failures: counts per cause and a few ids of each.
+
+        ``""`` when nothing failed. Used for the sender's WARNING log line.
+        """
+        parts = []
+        for cause, ids in sorted(self.failures_by_cause().items(), key=lambda kv: -len(kv[1])):
+            shown = ", ".join(repr(cid) for cid in ids[:sample])
+            more = f" and {len(ids) - sample} more" if len(ids) > sample else ""
+            first = self.failed[ids[0]]
+            detail = f" [{first.detail}]" if first.detail else ""
+            parts.append(f"{cause} x{len(ids)}{detail} (e.g. {shown}{more})")
+        return "; ".join(parts)
+
     def summary(self) -> dict[str, Any]:
-        """Counts and timing for a log line or metrics (failure reasons counted by kind)."""
+        """Counts and timing for a log line or metrics (failure reasons counted by kind).
+
+        ``failure_reasons`` counts by error class, ``failure_causes`` by label and status.
+        """
         reasons: dict[str, int] = {}
         for error in self.failed.values():
             key = type(error).__name__
             reasons[key] = reasons.get(key, 0) + 1
+        causes = {cause: len(ids) for cause, ids in self.failures_by_cause().items()}
         return {
             "recipients": self.total,
             "sent": len(self.sent),
@@ -172,6 +199,7 @@ class BroadcastResult:
             "pruned": self.pruned,
             "duration_ms": round(self.duration * 1000, 1),
             "failure_reasons": reasons,
+            "failure_causes": causes,
         }
 
 
@@ -210,67 +238,6 @@ def plan(
         groups.setdefault(endpoint, []).append(cid)
     work = [(ep, cid) for ep, ids in groups.items() for cid in ids]
     return work, invalid
-
-
-async def fan_out(
-    transport: Transport,
-    work: list[tuple[str, str]],
-    data: bytes,
-    policy: retry.RetryPolicy,
-    deadline: float | None,
-    max_concurrency: int,
-    result: BroadcastResult,
-) -> None:
-    """Sends ``data`` to every ``(endpoint, id)`` in ``work``; fills ``result`` in place.
-
-    Stops starting new sends at the deadline; recipients not reached by then are recorded
-    as failed with a ``TransportError`` ("deadline reached"). (For transports that only
-    speak the async protocol; :class:`~wsgate.sender.fast.HttpTransport` has its own,
-    loop-free ``post_many``.)
-    """
-    import asyncio  # loaded already by whoever runs this coroutine
-
-    items = iter(work)
-    sent, gone, failed = result.sent, result.gone, result.failed
-    inflight: dict[int, str] = {}
-    post = transport.post
-
-    async def worker(slot: int) -> None:
-        for endpoint, cid in items:
-            if deadline is not None and time.monotonic() >= deadline:
-                failed[cid] = TransportError(cid, None, "deadline reached before sending")
-                continue
-            inflight[slot] = cid
-            try:
-                try:
-                    await post(endpoint, cid, data)
-                except retry.RETRYABLE as exc:
-                    await retry.post(transport, endpoint, cid, data, policy, deadline, exc)
-            except ConnectionGoneError:
-                gone.append(cid)
-            except SendError as exc:
-                failed[cid] = exc
-            except Exception as exc:  # a broken transport must not lose the others
-                failed[cid] = SendError(cid, None, f"{type(exc).__name__}: {exc}")
-            else:
-                sent.append(cid)
-            del inflight[slot]
-
-    count = max(1, min(max_concurrency, len(work)))
-    tasks = [asyncio.ensure_future(worker(i)) for i in range(count)]
-    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-    _, pending = await asyncio.wait(tasks, timeout=timeout)
-    if pending:
-        for task in pending:
-            task.cancel()
-        await asyncio.wait(pending)
-        for cid in inflight.values():
-            failed[cid] = TransportError(cid, None, "deadline reached while sending")
-        for _, cid in items:
-            failed[cid] = TransportError(cid, None, "deadline reached before sending")
-    for task in tasks:
-        if not task.cancelled() and task.exception() is not None:  # pragma: no cover
-            raise task.exception()  # type: ignore[misc]
 
 
 def __getattr__(name: str) -> object:

@@ -14,8 +14,8 @@ import re
 import threading
 import warnings
 
+from wsgate.aws.record import Record
 from wsgate.exceptions import ConfigurationError
-from wsgate.sender.record import Record
 
 TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:

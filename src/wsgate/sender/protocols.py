@@ -1,4 +1,4 @@
-"""The two protocols a user can implement: a :class:`Transport` and a :class:`CredentialsProvider`.
+"""The protocols of the sender: a :class:`Transport` (user-implementable) and the engine capability.
 
 Kept apart from the modules that use them because :mod:`typing` costs ~5 ms to import on a
 small Lambda and nothing on the send path needs it at run time; ``wsgate.sender`` (and
@@ -8,21 +8,16 @@ name.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from wsgate.sender.credentials import Credentials
+from wsgate.aws.protocols import CredentialsProvider
 from wsgate.sender.transport import ConnectionInfo
 
-__all__ = ["CredentialsProvider", "Transport"]
+if TYPE_CHECKING:
+    from wsgate.aws.retry import RetryPolicy
+    from wsgate.sender.broadcast import BroadcastResult
 
-
-@runtime_checkable
-class CredentialsProvider(Protocol):
-    """Anything that hands out current credentials (called for every signature: be cheap)."""
-
-    def get(self) -> Credentials:
-        """Returns credentials valid now, or raises :class:`ConfigurationError`."""
-        ...
+__all__ = ["CredentialsProvider", "SynchronousTransport", "Transport"]
 
 
 @runtime_checkable
@@ -49,4 +44,55 @@ class Transport(Protocol):
 
     async def delete(self, endpoint: str, connection_id: str) -> None:
         """DeleteConnection: close the connection (the client sees close code 1000)."""
+        ...
+
+
+@runtime_checkable
+class SynchronousTransport(Protocol):
+    """A transport that runs whole calls — retries and fan-out included — in the caller's
+    thread: the capability :class:`~wsgate.sender.Sender` looks for (``synchronous`` is
+    ``True``). :class:`~wsgate.sender.HttpTransport` is one; any other transport is driven
+    through :class:`~wsgate.sender.async_engine.AsyncEngine`, which offers the same methods.
+    """
+
+    synchronous: ClassVar[bool]
+
+    def call(
+        self,
+        method: str,
+        endpoint: str,
+        connection_id: str,
+        body: bytes,
+        policy: RetryPolicy,
+        deadline: float | None,
+        stop: float | None = None,
+    ) -> Any:
+        """PostToConnection or DeleteConnection with retries; raises a ``SendError``."""
+        ...
+
+    def get_info(
+        self,
+        endpoint: str,
+        connection_id: str,
+        policy: RetryPolicy,
+        deadline: float | None,
+        stop: float | None = None,
+    ) -> ConnectionInfo:
+        """GetConnection with retries; raises a ``SendError``."""
+        ...
+
+    def post_many(
+        self,
+        work: list[tuple[str, str]],
+        data: bytes,
+        policy: RetryPolicy,
+        deadline: float | None,
+        max_concurrency: int,
+        result: BroadcastResult,
+    ) -> None:
+        """PostToConnection to every ``(endpoint, id)``; fills ``result``, never raises."""
+        ...
+
+    def close(self) -> None:
+        """Releases idle connections."""
         ...

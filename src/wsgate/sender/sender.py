@@ -9,18 +9,18 @@ import threading
 import time
 from collections.abc import Iterable
 
+from wsgate.aws.credentials import Credentials, StaticCredentials
+from wsgate.aws.retry import RetryPolicy
 from wsgate.exceptions import (
     ConfigurationError,
     ConnectionGoneError,
+    InvalidConnectionIdError,
     PayloadTooLargeError,
     SendError,
-    TransportError,
 )
-from wsgate.sender import retry
 from wsgate.sender.broadcast import BroadcastResult, plan
-from wsgate.sender.credentials import Credentials, StaticCredentials
 from wsgate.sender.endpoint import resolve_endpoint
-from wsgate.sender.fast import HttpTransport
+from wsgate.sender.http_transport import HttpTransport
 from wsgate.sender.transport import MAX_PAYLOAD_BYTES, ConnectionInfo
 
 TYPE_CHECKING = False  # typing is not imported on the send path
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     import ssl
     from typing import Any
 
-    from wsgate.sender.protocols import CredentialsProvider, Transport
+    from wsgate.sender.protocols import CredentialsProvider, SynchronousTransport, Transport
 
-__all__ = ["Sender", "encode_payload"]
+__all__ = ["Sender", "check_connection_id", "encode_payload"]
 
 
 def _logger() -> logging.Logger:
@@ -59,10 +59,10 @@ def _shared_transport() -> Transport:
 
 
 def encode_payload(data: Any) -> bytes:
-    """The bytes to send: bytes as is, ``str`` as UTF-8, dict/list as compact JSON.
+    """The bytes to send: bytes as is, ``str`` as UTF-8, any other JSON value as compact JSON.
 
     Raises:
-        TypeError: Any other type (use :meth:`Sender.send_json` for other JSON values).
+        TypeError: ``data`` is not JSON-serialisable (nothing is sent).
     """
     if isinstance(data, bytes):
         return data
@@ -70,9 +70,26 @@ def encode_payload(data: Any) -> bytes:
         return data.encode("utf-8")
     if isinstance(data, bytearray | memoryview):
         return bytes(data)
-    if isinstance(data, dict | list | tuple):
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    raise TypeError(f"cannot send {type(data).__name__}: pass bytes, str, dict or list")
+    try:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"cannot send {type(data).__name__}: pass bytes, str or a JSON-serialisable value"
+        ) from exc
+    return text.encode("utf-8")
+
+
+def check_connection_id(connection_id: Any) -> str:
+    """``connection_id`` if it is a non-empty string.
+
+    Raises:
+        InvalidConnectionIdError: ``None``, empty, or not a string (before any request).
+    """
+    if isinstance(connection_id, str) and connection_id:
+        return connection_id
+    raise InvalidConnectionIdError(
+        repr(connection_id)[:80], None, "a connection id must be a non-empty string"
+    )
 
 
 class Sender:
@@ -127,7 +144,7 @@ class Sender:
         self.endpoint = endpoint
         self.registry = registry
         self.max_concurrency = max_concurrency
-        self.policy = retry.RetryPolicy(max_attempts, backoff_base, backoff_cap)
+        self.policy = RetryPolicy(max_attempts, backoff_base, backoff_cap)
         self.deadline = deadline
         self.deadline_margin = deadline_margin
         self.prune_gone = prune_gone
@@ -141,6 +158,7 @@ class Sender:
         self.transport = self._make_transport(
             transport, region, provider, timeout, ssl_context, max_concurrency
         )
+        self._engine = _engine_for(self.transport)
 
     @staticmethod
     def _make_transport(
@@ -192,30 +210,10 @@ class Sender:
         seconds = float(remaining()) / 1000.0
         return time.monotonic() + max(0.0, seconds - self.deadline_margin)
 
-    def _run(self, coro: Any, connection_id: str, deadline: float | None) -> Any:
-        """Runs an async transport's call on the sender's loop (asyncio loaded only then)."""
-        from wsgate.sender import loop
-
-        stop = self._hard_stop(deadline)
-        timeout = None if stop is None else max(0.001, stop - time.monotonic())
-        try:
-            return loop.run(coro, timeout)
-        except TimeoutError as exc:
-            raise TransportError(connection_id, None, "deadline reached") from exc
-
     def _hard_stop(self, deadline: float | None) -> float | None:
         # The retry layer stops at the deadline; this hard stop only catches an attempt still
         # in flight, using half of the margin kept free before the Lambda timeout.
         return None if deadline is None else deadline + self.deadline_margin / 2
-
-    def _call(
-        self, method: str, endpoint: str, connection_id: str, body: bytes, deadline: float | None
-    ) -> Any:
-        """One call with retries on the stdlib transport, in this thread (no loop)."""
-        transport = self.transport
-        assert isinstance(transport, HttpTransport)
-        stop = self._hard_stop(deadline)
-        return transport.call(method, endpoint, connection_id, body, self.policy, deadline, stop)
 
     def _endpoint(self, connection_id: str) -> str:
         stored = None
@@ -244,16 +242,20 @@ class Sender:
     # --- single connection -------------------------------------------------------------------
 
     def send(self, connection_id: str, data: Any) -> None:
-        """Sends one message: bytes raw, ``str`` as UTF-8, dict/list as compact JSON.
+        """Sends one message: bytes raw, ``str`` as UTF-8, any other JSON value (dict, list,
+        number, bool, ``None``) as compact JSON — the types ``ws_send_message`` accepts.
 
         Raises:
+            InvalidConnectionIdError: ``connection_id`` is ``None``, empty or not a string
+                (no request made).
             PayloadTooLargeError: Over 131,072 bytes (no request made).
             ConnectionGoneError: 410; also pruned from ``registry`` when one is set.
             ForbiddenError: 403 (wrong endpoint/stage or IAM); never prunes.
             ThrottledError, ServerError, TransportError: Still failing after the retries.
             ConfigurationError: No endpoint can be resolved.
-            TypeError: ``data`` is of another type.
+            TypeError: ``data`` is not JSON-serialisable (no request made).
         """
+        connection_id = check_connection_id(connection_id)
         body = encode_payload(data)
         if len(body) > MAX_PAYLOAD_BYTES:
             too_large = PayloadTooLargeError(
@@ -264,13 +266,15 @@ class Sender:
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
         try:
-            if type(self.transport) is HttpTransport:
-                self._call("POST", endpoint, connection_id, body, deadline)
-            else:
-                coro = retry.post(
-                    self.transport, endpoint, connection_id, body, self.policy, deadline
-                )
-                self._run(coro, connection_id, deadline)
+            self._engine.call(
+                "POST",
+                endpoint,
+                connection_id,
+                body,
+                self.policy,
+                deadline,
+                self._hard_stop(deadline),
+            )
         except ConnectionGoneError as exc:
             pruned, _ = self._prune_quietly([connection_id])
             _observe_send(exc, pruned)
@@ -299,13 +303,11 @@ class Sender:
         Raises:
             ConnectionGoneError: It was already gone. Other errors as :meth:`send`.
         """
+        connection_id = check_connection_id(connection_id)
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
-        if type(self.transport) is HttpTransport:
-            self._call("DELETE", endpoint, connection_id, b"", deadline)
-            return
-        coro = retry.delete(self.transport, endpoint, connection_id, self.policy, deadline)
-        self._run(coro, connection_id, deadline)
+        stop = self._hard_stop(deadline)
+        self._engine.call("DELETE", endpoint, connection_id, b"", self.policy, deadline, stop)
 
     def info(self, connection_id: str) -> ConnectionInfo:
         """Describes a live connection (GetConnection).
@@ -313,14 +315,11 @@ class Sender:
         Raises:
             ConnectionGoneError: No such live connection. Other errors as :meth:`send`.
         """
+        connection_id = check_connection_id(connection_id)
         endpoint = self._endpoint(connection_id)
         deadline = self._deadline()
-        if type(self.transport) is HttpTransport:
-            response = self._call("GET", endpoint, connection_id, b"", deadline)
-            return ConnectionInfo.from_json(connection_id, response.body)
-        coro = retry.get(self.transport, endpoint, connection_id, self.policy, deadline)
-        result: ConnectionInfo = self._run(coro, connection_id, deadline)
-        return result
+        stop = self._hard_stop(deadline)
+        return self._engine.get_info(endpoint, connection_id, self.policy, deadline, stop)
 
     def is_alive(self, connection_id: str) -> bool:
         """``True`` if GetConnection finds the connection, ``False`` on 410.
@@ -338,7 +337,13 @@ class Sender:
         try:
             return self._prune(ids), None
         except Exception as exc:  # pruning is housekeeping: never fail the send for it
-            _logger().warning("could not prune %d gone connections: %s", len(ids), exc)
+            _logger().warning(
+                "could not prune %d gone connections from the registry (%s: %s); ids: %s",
+                len(ids),
+                type(exc).__name__,
+                exc,
+                describe_ids(ids),
+            )
             return 0, f"{type(exc).__name__}: {exc}"
 
     # --- many connections --------------------------------------------------------------------
@@ -373,22 +378,22 @@ class Sender:
         result = BroadcastResult(failed=dict(invalid))
         if work:
             deadline = self._deadline()
-            transport = self.transport
-            if type(transport) is HttpTransport:
-                transport.post_many(work, body, self.policy, deadline, self.max_concurrency, result)
-            else:
-                from wsgate.sender import loop
-                from wsgate.sender.broadcast import fan_out
-
-                coro = fan_out(
-                    transport, work, body, self.policy, deadline, self.max_concurrency, result
-                )
-                loop.run(coro)
+            self._engine.post_many(work, body, self.policy, deadline, self.max_concurrency, result)
         result.pruned, result.prune_error = self._prune_quietly(result.gone)
         result.duration = time.monotonic() - started
-        logging = sys.modules.get("logging")  # not loaded: nobody set up logging, no DEBUG
-        if logging is not None and _logger().isEnabledFor(logging.DEBUG):
-            _logger().debug("broadcast %s", result.summary())
+        if result.failed:
+            # Once per broadcast, summarised: a 403 from a misconfigured role or endpoint
+            # must not pass as silently as a gone connection.
+            _logger().warning(
+                "broadcast: %d of %d recipients failed: %s",
+                len(result.failed),
+                result.total,
+                result.describe_failures(),
+            )
+        else:
+            logging = sys.modules.get("logging")  # not loaded: nobody set up logging
+            if logging is not None and _logger().isEnabledFor(logging.DEBUG):
+                _logger().debug("broadcast %s", result.summary())
         from wsgate.observe.metrics import record_broadcast  # metrics: wsgate.observe
 
         record_broadcast(result)
@@ -425,14 +430,25 @@ class Sender:
 
     def shutdown(self) -> None:
         """Closes the transport's idle connections (optional; the process exit does too)."""
-        if isinstance(self.transport, HttpTransport):
-            self.transport.close()
-            return
-        aclose = getattr(self.transport, "aclose", None)
-        if aclose is not None:
-            from wsgate.sender import loop
+        self._engine.close()
 
-            loop.run(aclose())
+
+def describe_ids(ids: list[str], limit: int = 20) -> str:
+    """Up to ``limit`` ids for a log line, and how many more there are."""
+    shown = ", ".join(repr(cid) for cid in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def _engine_for(transport: Any) -> SynchronousTransport:
+    """The engine that runs calls on ``transport``: itself when it declares the
+    ``synchronous`` capability (:class:`HttpTransport` and its subclasses), else an
+    :class:`~wsgate.sender.async_engine.AsyncEngine` on the sender's event loop."""
+    if getattr(transport, "synchronous", False) is True:
+        engine: SynchronousTransport = transport
+        return engine
+    from wsgate.sender.async_engine import AsyncEngine
+
+    return AsyncEngine(transport)
 
 
 def _observe_send(error: SendError | None, pruned: int = 0) -> None:

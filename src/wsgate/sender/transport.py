@@ -2,7 +2,7 @@
 
 A transport makes exactly **one attempt** per call and reports the outcome with the
 :class:`~wsgate.exceptions.SendError` subclasses; retries, deadlines, payload checks and
-pruning live above it (in :mod:`wsgate.sender.retry` and :mod:`wsgate.sender.sender`), so
+pruning live above it (in :mod:`wsgate.sender.async_engine` and :mod:`wsgate.sender.sender`), so
 every transport behaves the same. That keeps a transport small: a recording in-process
 transport for tests implements three ``async`` methods and raises
 :class:`~wsgate.exceptions.ConnectionGoneError` for an unknown id.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from wsgate.aws.record import Record
 from wsgate.exceptions import (
     ConnectionGoneError,
     ForbiddenError,
@@ -20,8 +21,8 @@ from wsgate.exceptions import (
     SendError,
     ServerError,
     ThrottledError,
+    TransportError,
 )
-from wsgate.sender.record import Record
 
 TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
+    "RETRYABLE",
     "ConnectionInfo",
     "Transport",
     "error_for_status",
@@ -40,6 +42,9 @@ __all__ = [
 #: PostToConnection's ``Data`` limit (botocore model ``"max": 131072``). botocore does not
 #: enforce it; wsgate refuses bigger payloads before any request.
 MAX_PAYLOAD_BYTES = 131_072
+
+#: The Management API failures worth another attempt: 429, 5xx and network failures.
+RETRYABLE = (ThrottledError, ServerError, TransportError)
 
 
 def _parse_time(value: Any) -> datetime:

@@ -79,6 +79,22 @@ class LocalServer:
         """Keyword arguments for ``boto3.client("dynamodb", ...)``: endpoint, region, dummy keys."""
         return {"endpoint_url": self.endpoint_url, **TEST_CREDENTIALS}
 
+    def stdlib_client(self, **options: Any) -> Any:
+        """wsgate's stdlib :class:`~wsgate.aws.dynamodb.DynamoDBClient` for this server
+        (same region and dummy keys as :attr:`boto_kwargs`); ``options`` go to the client."""
+        from wsgate.aws.credentials import StaticCredentials
+        from wsgate.aws.dynamodb import DynamoDBClient
+
+        keys = StaticCredentials(
+            TEST_CREDENTIALS["aws_access_key_id"], TEST_CREDENTIALS["aws_secret_access_key"]
+        )
+        return DynamoDBClient(
+            region=TEST_CREDENTIALS["region_name"],
+            endpoint_url=self.endpoint_url,
+            credentials=keys,
+            **options,
+        )
+
     def log(self) -> str:
         """What the server wrote to stdout and stderr so far."""
         self._log.flush()

@@ -4,7 +4,7 @@ No asyncio: importing asyncio costs more than the whole rest of the send path (â
 2-core machine, against a â‰¤ 50 ms budget for the send path's import) and its futures and
 tasks cost CPU on every send. Here a :class:`Batch` runs in the calling thread: it writes
 requests on non-blocking sockets, waits for any of them with one ``select`` call, parses
-answers with :mod:`wsgate.sender.response`, and hands each finished exchange back to its
+answers with :mod:`wsgate.aws.response`, and hands each finished exchange back to its
 caller, which may start the next request at once. One ``Batch`` per call (a single send or
 a whole broadcast), so any number of threads can send at the same time without a loop
 thread; they share the idle keep-alive connections of one :class:`ConnectionPool`.
@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 
-from wsgate.sender.response import HTTPProtocolError, Response, ResponseParser
+from wsgate.aws.response import HTTPProtocolError, HttpResponse, ResponseParser
 
 TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     #: A finished exchange: the caller's token and the response or the error that ended it.
-    Outcome = tuple[Any, Response | Exception]
+    Outcome = tuple[Any, HttpResponse | Exception]
 
 __all__ = ["Batch", "ConnectionClosed", "ConnectionPool"]
 
@@ -78,10 +78,10 @@ class _Conn:
         "token",
     )
 
-    def __init__(self, sock: socket.socket, key: Key) -> None:
+    def __init__(self, sock: socket.socket, key: Key, max_body: int) -> None:
         self.sock: socket.socket | ssl.SSLSocket = sock
         self.key = key
-        self.parser = ResponseParser()
+        self.parser = ResponseParser(max_body)
         self.state = _CONNECTING
         self.request = b""
         self.out: memoryview | bytes = b""
@@ -107,6 +107,8 @@ class ConnectionPool:
         max_idle: Idle connections kept per host (the rest are closed).
         idle_timeout: Idle connections older than this are not reused (servers close idle
             keep-alive connections; API Gateway does after some tens of seconds).
+        max_body: Largest response body accepted (a bigger one is an ``HTTPProtocolError``):
+            4 MiB for the Management API's small answers, 16 MiB + for DynamoDB's batches.
     """
 
     def __init__(
@@ -117,8 +119,10 @@ class ConnectionPool:
         read_timeout: float = 10.0,
         max_idle: int = 512,
         idle_timeout: float = 30.0,
+        max_body: int = 4 * 1024 * 1024,
     ) -> None:
         self._ssl_context = ssl_context
+        self.max_body = max_body
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_idle = max_idle
@@ -194,7 +198,7 @@ class ConnectionPool:
                 with self._lock:
                     self.connections_opened += 1
                     self._next_address += 1
-                return _Conn(sock, key)
+                return _Conn(sock, key, self.max_body)
             sock.close()
             error = OSError(code, f"{errno.errorcode.get(code, code)} connecting to {address}")
         assert error is not None
@@ -233,7 +237,7 @@ class Batch:
     :meth:`poll` waits and returns the exchanges that finished, each as ``(token, response
     or error)``. The errors are ``OSError`` (connect, reset, TLS verification),
     ``TimeoutError``, :class:`ConnectionClosed` and
-    :class:`~wsgate.sender.response.HTTPProtocolError`. Leaving the ``with`` block returns
+    :class:`~wsgate.aws.response.HTTPProtocolError`. Leaving the ``with`` block returns
     the healthy idle connections to the pool and aborts any exchange still in flight.
     """
 
@@ -481,7 +485,7 @@ class Batch:
             return
         self._finish(conn, exc)
 
-    def _finish(self, conn: _Conn, outcome: Response | Exception) -> None:
+    def _finish(self, conn: _Conn, outcome: HttpResponse | Exception) -> None:
         """Reports an exchange that ended the connection's use (kept ones: see _read)."""
         self._busy.discard(conn)
         self._done.append((conn.token, outcome))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["HTTPProtocolError", "Response", "ResponseParser"]
+__all__ = ["HTTPProtocolError", "HttpResponse", "ResponseParser"]
 
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 4 * 1024 * 1024
@@ -33,7 +33,7 @@ class HTTPProtocolError(Exception):
     """The peer sent something that is not a valid HTTP/1.1 response."""
 
 
-class Response:
+class HttpResponse:
     """One parsed response.
 
     Attributes:
@@ -71,7 +71,7 @@ class Response:
         return self._headers
 
     def __repr__(self) -> str:
-        return f"<Response {self.status} {self.reason!r} {len(self.body)} bytes>"
+        return f"<HttpResponse {self.status} {self.reason!r} {len(self.body)} bytes>"
 
 
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str], bool]:
@@ -109,15 +109,16 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str], bool]:
 
 
 class ResponseParser:
-    """Turns the bytes of one connection into :class:`Response` objects.
+    """Turns the bytes of one connection into :class:`HttpResponse` objects.
 
     Call :meth:`feed` with whatever arrived and :meth:`feed_eof` when the peer closed.
     After an :class:`HTTPProtocolError` the parser (and the connection) is unusable.
     """
 
-    __slots__ = ("_buf", "_chunks", "_head", "_remaining", "_state")
+    __slots__ = ("_buf", "_chunks", "_head", "_remaining", "_state", "max_body")
 
-    def __init__(self) -> None:
+    def __init__(self, max_body: int = _MAX_BODY) -> None:
+        self.max_body = max_body
         self._buf = b""
         self._state = _HEAD
         self._head: tuple[int, str, dict[str, str], bool] = (0, "", {}, False)
@@ -129,7 +130,7 @@ class ResponseParser:
         """True between responses with nothing buffered."""
         return self._state == _HEAD and not self._buf
 
-    def feed(self, data: bytes) -> list[Response]:
+    def feed(self, data: bytes) -> list[HttpResponse]:
         """Adds received bytes; returns every response they completed (usually 0 or 1).
 
         Raises:
@@ -142,7 +143,7 @@ class ResponseParser:
             if fast is not None:
                 return [fast]
         self._buf = self._buf + data if self._buf else data
-        out: list[Response] = []
+        out: list[HttpResponse] = []
         try:
             while self._step(out):
                 pass
@@ -151,7 +152,7 @@ class ResponseParser:
             raise
         return out
 
-    def _fast(self, data: bytes) -> Response | None:
+    def _fast(self, data: bytes) -> HttpResponse | None:
         # One whole Content-Length response in one read (the usual case) whose head is
         # plain ASCII: validated by one regex, framing headers found by search, the header
         # dict left for later. Anything unusual returns None and takes the general path,
@@ -192,7 +193,7 @@ class ResponseParser:
                 elif b"keep-alive" in tokens:
                     keep_alive = True
         reason = match[3]
-        return Response(
+        return HttpResponse(
             status,
             reason.decode("latin-1") if reason else "",
             None,
@@ -201,7 +202,7 @@ class ResponseParser:
             data[: end - 4],
         )
 
-    def feed_eof(self) -> Response | None:
+    def feed_eof(self) -> HttpResponse | None:
         """The peer closed: returns a body framed by the close, ``None`` if idle.
 
         Raises:
@@ -217,13 +218,15 @@ class ResponseParser:
         self._state = _DEAD
         raise HTTPProtocolError("connection closed in the middle of a response")
 
-    def _finish(self, keep_alive: bool | None = None) -> Response:
+    def _finish(self, keep_alive: bool | None = None) -> HttpResponse:
         status, reason, headers, alive = self._head
         body = b"".join(self._chunks) if len(self._chunks) != 1 else self._chunks[0]
         self._chunks = []
-        return Response(status, reason, headers, body, alive if keep_alive is None else keep_alive)
+        return HttpResponse(
+            status, reason, headers, body, alive if keep_alive is None else keep_alive
+        )
 
-    def _step(self, out: list[Response]) -> bool:
+    def _step(self, out: list[HttpResponse]) -> bool:
         buf = self._buf
         state = self._state
         if state == _HEAD:
@@ -255,7 +258,7 @@ class ResponseParser:
                 if not raw.isdigit() or not raw.isascii() or len(raw) > 10:
                     raise HTTPProtocolError(f"bad Content-Length {raw[:20]!r}")
                 length = int(raw)
-                if length > _MAX_BODY:
+                if length > self.max_body:
                     raise HTTPProtocolError("response body too large")
                 if len(self._buf) >= length:
                     self._chunks.append(self._buf[:length])
@@ -289,7 +292,7 @@ class ResponseParser:
             if size == 0:
                 self._state = _TRAILERS
             else:
-                if sum(map(len, self._chunks)) + size > _MAX_BODY:
+                if sum(map(len, self._chunks)) + size > self.max_body:
                     raise HTTPProtocolError("response body too large")
                 self._remaining = size
                 self._state = _CHUNK_DATA
@@ -320,7 +323,7 @@ class ResponseParser:
             if buf:
                 self._chunks.append(buf)
                 self._buf = b""
-                if sum(map(len, self._chunks)) > _MAX_BODY:
+                if sum(map(len, self._chunks)) > self.max_body:
                     raise HTTPProtocolError("response body too large")
             return False
         return False
