@@ -20,8 +20,8 @@ boto3.
   (imported only then). Endpoint: ``endpoint_url=`` → ``AWS_ENDPOINT_URL_DYNAMODB`` →
   ``AWS_ENDPOINT_URL`` → ``https://dynamodb.{region}.amazonaws.com``. TLS is verified.
 
-Sources: "DynamoDB low-level API", "Error handling with DynamoDB" (Amazon DynamoDB Developer
-Guide) and "Retry behavior" (AWS SDKs and Tools Reference Guide).
+The protocol, error, signing and retry facts this relies on, with their sources:
+docs/aws-behaviour.md §9.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A sans-I/O parser for HTTP/1.1 responses: the narrow subset the ``@connections`` API needs.
+"""A sans-I/O parser for HTTP/1.1 responses: the narrow subset ``@connections`` and DynamoDB need.
 
 Why hand-written: the send path's CPU budget is ~40 µs per message, and a general parser
 (h11 measured ≈ 44 µs per exchange) alone would double it; see docs/sender.md. The subset:
