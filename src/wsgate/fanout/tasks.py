@@ -202,9 +202,8 @@ def decode_task(text: str) -> Plan | Chunk:
                 raise TaskError("bad seq, attempt or recipients", text)
             if not all(isinstance(ep, str) and _all_text(ids) for ep, ids in to.items()):
                 raise TaskError("recipients must map endpoints to lists of ids", text)
-            return Chunk(
-                broadcast_id, seq, {ep: list(ids) for ep, ids in to.items()}, body, attempt
-            )
+            recipients = {ep: list(ids) for ep, ids in to.items()}
+            return Chunk(broadcast_id, int(seq or 0), recipients, body, int(attempt))
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, TaskError):
             raise
