@@ -37,12 +37,32 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "at http://HOST:PORT/STAGE/@connections/{id} and a dashboard at /_wsgate/."
         ),
     )
-    parser.add_argument("app", metavar="APP")
+    parser.add_argument(
+        "app", metavar="APP", nargs="?", help="omit with --template: run the template's functions"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="listen address (127.0.0.1)")
     parser.add_argument("--port", type=int, default=3001, help="port (3001; 0 picks one)")
-    parser.add_argument("--stage", default="local", help="stage name (local)")
+    parser.add_argument("--stage", default=None, help="stage name (the template's, else local)")
     parser.add_argument("--api-id", default="", help="requestContext.apiId (random)")
-    parser.add_argument("--template", help="SAM/CloudFormation template with the routes")
+    parser.add_argument(
+        "--template",
+        help="SAM/CloudFormation template or serverless.yml; without APP its functions run",
+    )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="template parameters (serverless.yml: ${param:KEY} and ${opt:KEY})",
+    )
+    parser.add_argument(
+        "--aws-endpoint",
+        metavar="URL",
+        help="DynamoDB/SQS already running (DynamoDB Local, LocalStack, moto_server)",
+    )
+    parser.add_argument("--region", help="AWS region of a template run (us-east-1)")
+    parser.add_argument(
+        "--no-tls", action="store_true", help="template run: plain HTTP/WebSocket only"
+    )
     parser.add_argument("--reload", action="store_true", help="re-import APP on code change")
     parser.add_argument(
         "--static", help="folder served at / (default: APP's folder if it has index.html)"
@@ -99,10 +119,13 @@ def _serve(args: argparse.Namespace) -> int:
     from wsgate.local.config import EmulatorConfig, Faults
     from wsgate.local.server import Emulator
 
+    if args.app is None and args.template is None:
+        print("wsgate: serve needs APP, or --template PATH", file=sys.stderr)
+        return 2
     config = EmulatorConfig(
         host=args.host,
         port=args.port,
-        stage=args.stage,
+        stage=args.stage or "local",
         api_id=args.api_id,
         integration_timeout=args.timeout,
         idle_timeout=args.idle_timeout,
@@ -117,6 +140,13 @@ def _serve(args: argparse.Namespace) -> int:
     )
     from wsgate.local.server import exposure_warning
 
+    if args.app is None:
+        from wsgate.local.apptemplate.command import serve_template
+
+        warning = exposure_warning(config.host, config.verify_signatures)
+        if warning:
+            print(f"wsgate: WARNING: {warning}", file=sys.stderr, flush=True)
+        return serve_template(args, config, _run_on_sender_loop)
     emulator = Emulator(args.app, config, template=args.template, reload=args.reload)
 
     async def run() -> None:

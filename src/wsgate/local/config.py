@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +100,14 @@ class EmulatorConfig:
         verify_signatures: Require SigV4-signed Management API requests, signed with the
             emulator's ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (403 otherwise, as AWS;
             see :mod:`wsgate.local.sigv4_verify`).
+        tls: Server context for TLS on the same port (``https://``, ``wss://``), e.g. from
+            :meth:`wsgate.local.tls.LocalCA.server_context`; ``None`` (``--no-tls``) closes a
+            TLS handshake at once with a log line.
+        first_byte_timeout: Seconds a new connection may stay silent before it is closed.
+        tls_handshake_timeout: Seconds a TLS handshake may take.
+        api_hostnames: The API's AWS hostnames (``{apiId}.execute-api.{region}.amazonaws.com``)
+            accepted as ``Host`` besides loopback names: functions that build the endpoint
+            from them are routed to the emulator (see :mod:`wsgate.local.hooks`).
     """
 
     host: str = "127.0.0.1"
@@ -116,3 +125,7 @@ class EmulatorConfig:
     in_process_sends: bool = True
     switch_interval: float | None = 0.0005
     verify_signatures: bool = False
+    tls: ssl.SSLContext | None = None
+    first_byte_timeout: float = 10.0
+    tls_handshake_timeout: float = 10.0
+    api_hostnames: frozenset[str] = frozenset()

@@ -218,7 +218,11 @@ class Invoker:
                 return
             if not reported:
                 route = event.get("requestContext", {}).get("routeKey")
-                logger.error("handler failed for %s (request %s)", route, request_id, exc_info=exc)
+                # A template function's failure was logged by its own process: no traceback.
+                trace = None if getattr(exc, "function", None) else exc
+                logger.error(
+                    "handler failed for %s (request %s): %s", route, request_id, exc, exc_info=trace
+                )
             report(Outcome("error", error=exc))
 
         self.in_flight += 1

@@ -20,6 +20,7 @@ care check ``event.headers["Origin"]`` in ``$connect``.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -56,15 +57,21 @@ def _hostname(authority: str) -> str:
     return urlsplit(f"//{authority}").hostname or ""
 
 
-def cross_site_refusal(request: HttpRequest, bound_host: str) -> bytes | None:
+def cross_site_refusal(
+    request: HttpRequest, bound_host: str, *, allowed: Collection[str] = ()
+) -> bytes | None:
     """A 403 for a cross-site or rebound request; ``None`` when it may proceed.
 
     Args:
         request: The HTTP request (not a WebSocket upgrade).
         bound_host: The address the emulator listens on (``EmulatorConfig.host``).
+        allowed: Lower-case hostnames accepted as ``Host`` although dotted: the API's own
+            ``{apiId}.execute-api.{region}.amazonaws.com`` names, which function processes
+            are routed to the emulator (``EmulatorConfig.api_hostnames``).
     """
     host = request.header("host") or ""
-    if is_loopback_host(bound_host) and _rebound(_hostname(host)):
+    hostname = _hostname(host)
+    if is_loopback_host(bound_host) and hostname not in allowed and _rebound(hostname):
         return aws_error(403, "ForbiddenException", keep_alive=False)
     origin = request.header("origin")
     if origin is not None and request.method.upper() not in _SAFE_METHODS:

@@ -25,6 +25,7 @@ from wsgate.local.http import (
     response,
 )
 from wsgate.local.invoke import AppSpec, Invoker, load_app
+from wsgate.local.listener import Listener
 from wsgate.local.management import Management
 from wsgate.local.origin import cross_site_refusal
 from wsgate.local.routing import Routing
@@ -188,7 +189,7 @@ class Emulator:
         self.authorizer: Authorizer | None = None
         self._channels: set[_Channel] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._server: asyncio.Server | None = None
+        self._server: Listener | None = None
         self._port = self.config.port
         self._installed_sender: Any = None
         #: True from the start of :meth:`stop`: messages that still arrive are not handled.
@@ -212,6 +213,13 @@ class Emulator:
         return f"ws://{self.config.host}:{self._port}/{self.config.stage}"
 
     @property
+    def https_endpoint(self) -> str | None:
+        """The Management API endpoint over TLS; ``None`` when TLS is off."""
+        if self.config.tls is None:
+            return None
+        return f"https://{self.config.host}:{self._port}/{self.config.stage}"
+
+    @property
     def dashboard_url(self) -> str:
         """The dashboard page."""
         return f"http://{self.config.host}:{self._port}/"
@@ -230,9 +238,13 @@ class Emulator:
             # handler, the sender's loop, this loop); with the default 5 ms GIL switch interval
             # each hand-off can wait that long.
             sys.setswitchinterval(self.config.switch_interval)
-        self._server = await loop.create_server(
-            lambda: _Channel(self), self.config.host, self.config.port, backlog=4096
+        self._server = Listener(
+            lambda: _Channel(self),
+            tls=self.config.tls,
+            first_byte_timeout=self.config.first_byte_timeout,
+            handshake_timeout=self.config.tls_handshake_timeout,
         )
+        await self._server.start(self.config.host, self.config.port, backlog=4096)
         self._port = self._server.sockets[0].getsockname()[1]
         if self._configure_environment:
             self._set_environment()
@@ -409,7 +421,8 @@ class Emulator:
     # --- HTTP side --------------------------------------------------------------------------
 
     def _handle_http(self, channel: _Channel, request: HttpRequest) -> HttpResult:
-        refused = cross_site_refusal(request, self.config.host)  # other sites, DNS rebinding
+        # Other sites, DNS rebinding; the API's own AWS hostnames are not a rebinding.
+        refused = cross_site_refusal(request, self.config.host, allowed=self.config.api_hostnames)
         if refused is not None:
             return refused
         stage = "/" + self.config.stage
