@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["QueuePoller", "sqs_event"]
+__all__ = ["LocalFanout", "QueuePoller", "sqs_event"]
 
 logger = logging.getLogger("wsgate.fanout")
 
@@ -165,3 +165,127 @@ class QueuePoller:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+
+
+class _Queue:
+    """A queue for :meth:`LocalServices.create_queues`."""
+
+    def __init__(self, logical_id: str, name: str, attributes: dict[str, str]) -> None:
+        self.logical_id = logical_id
+        self.name = name
+        self.attributes = attributes
+
+
+class LocalFanout:
+    """``wsgate serve APP --fanout N``: the deployed hand-off, locally.
+
+    Starts (or uses) the local SQS-compatible server of :class:`~wsgate.local.services.
+    LocalServices`, creates the FIFO hand-off queue and its dead-letter queue as the template
+    declares them (redrive after :data:`~wsgate.deploy.fanout.MAX_RECEIVES` receives), points
+    ``WSGATE_FANOUT_QUEUE_URL`` and ``AWS_ENDPOINT_URL_SQS`` at them, and runs ``workers``
+    pollers that call the worker handler with real SQS events in this process (so its sends
+    go through the emulator's own ``@connections``).
+
+    Args:
+        workers: Concurrent worker "functions" (pollers), 1-64.
+        handler: The worker handler (default ``wsgate.fanout.worker``).
+        endpoint: An SQS endpoint already running; ``None`` starts a moto server.
+        region: The queues' region.
+    """
+
+    def __init__(
+        self,
+        workers: int = 1,
+        *,
+        handler: Handler | None = None,
+        endpoint: str | None = None,
+        region: str = "us-east-1",
+    ) -> None:
+        from wsgate.exceptions import ConfigurationError
+
+        if not 1 <= workers <= 64:
+            raise ConfigurationError(f"--fanout {workers}: 1 to 64 workers")
+        self.workers = workers
+        self._handler = handler
+        self._endpoint = endpoint
+        self.region = region
+        self.queue_url = ""
+        self.dlq_url = ""
+        self._services: Any = None
+        self._pollers: list[QueuePoller] = []
+        self._saved: dict[str, str | None] = {}
+
+    def start(self) -> None:
+        """Start the server, create the queues, set the environment, start the pollers.
+
+        Raises:
+            ConfigurationError: moto_server is missing or a queue is refused.
+        """
+        import json
+        import os
+
+        from wsgate.deploy.fanout import MAX_RECEIVES, WORKER_TIMEOUT
+        from wsgate.local.services import LocalServices
+
+        services = LocalServices(endpoint=self._endpoint, region=self.region)
+        services.start()
+        self._services = services
+        dlq = services.create_queues(
+            [_Queue("dlq", "wsgate-fanout-dlq.fifo", {"FifoQueue": "true"})]
+        )["dlq"]
+        sqs = services.client("sqs")
+        arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])
+        redrive = {
+            "deadLetterTargetArn": arn["Attributes"]["QueueArn"],
+            "maxReceiveCount": str(MAX_RECEIVES),
+        }
+        attributes = {
+            "FifoQueue": "true",
+            "VisibilityTimeout": str(6 * WORKER_TIMEOUT),
+            "RedrivePolicy": json.dumps(redrive),
+        }
+        queue = services.create_queues([_Queue("queue", "wsgate-fanout.fifo", attributes)])
+        self.queue_url, self.dlq_url = queue["queue"], dlq
+        values = {
+            "WSGATE_FANOUT_QUEUE_URL": self.queue_url,
+            "AWS_ENDPOINT_URL_SQS": services.endpoint,
+        }
+        if not os.environ.get("AWS_ACCESS_KEY_ID"):
+            values.update(AWS_ACCESS_KEY_ID="wsgate-local", AWS_SECRET_ACCESS_KEY="wsgate-local")
+        if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+            values["AWS_DEFAULT_REGION"] = self.region
+        for name, value in values.items():
+            self._saved[name] = os.environ.get(name)
+            os.environ[name] = value
+        handler = self._handler
+        if handler is None:
+            from wsgate.fanout.worker import worker
+
+            handler = worker
+        for _ in range(self.workers):
+            poller = QueuePoller(
+                services.client("sqs"),
+                self.queue_url,
+                handler,
+                visibility_timeout=6 * WORKER_TIMEOUT,
+            )
+            poller.start()
+            self._pollers.append(poller)
+        logger.info("fan-out: %d local workers on %s", self.workers, self.queue_url)
+
+    def stop(self) -> None:
+        """Stop the pollers and the server; restore the environment."""
+        import os
+
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers.clear()
+        for name, value in self._saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved.clear()
+        services, self._services = self._services, None
+        if services is not None:
+            services.stop()
