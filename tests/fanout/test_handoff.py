@@ -223,3 +223,28 @@ def test_a_message_that_is_not_a_task_goes_to_the_dlq(
     poller.drain()
     dead = sqs.receive_message(QueueUrl=queues["dlq"])["Messages"]
     assert [m["Body"] for m in dead] == ["{not json"]
+
+
+def test_an_explicit_list_above_the_threshold_goes_out_as_chunks(
+    sqs: Any, queues: dict[str, str], stub: ApiStub, make_sender: Any
+) -> None:
+    registry = MemoryRegistry()
+    ids = _room(registry, stub, 300)
+    sender: Sender = make_sender(registry=registry)
+    queue = FanoutQueue(queues["queue"], client=sqs)
+    fanout = Fanout(queue, registry=registry, sender=sender, threshold=100, chunk_size=100)
+    recipients = [{"connectionId": cid, "endpoint": stub.endpoint} for cid in ids] + ids[:50]
+    done = fanout.broadcast(recipients, b"\x00\xffbinary", exclude=[ids[0]])
+    assert done.handed_off and done.tasks == 3  # 299 distinct recipients, chunks of 100
+    assert not any(stub.state.messages.values())
+    worker = FanoutWorker(queue, registry=registry, sender=sender)
+    assert QueuePoller(sqs, queues["queue"], worker).drain() == 3
+    counts = _counts(stub, ids)
+    assert counts[ids[0]] == 0 and all(counts[cid] == 1 for cid in ids[1:])
+    assert stub.state.messages[ids[1]] == [b"\x00\xffbinary"]
+    # at or under the threshold, or with handoff=False, the handler sends itself
+    direct = fanout.broadcast(recipients[:100], "small")
+    assert not direct.handed_off and direct.result is not None and len(direct.result.sent) == 100
+    forced = fanout.broadcast_to_room(ROOM, "all here", handoff=False)
+    assert not forced.handed_off and forced.result is not None
+    assert len(forced.result.sent) == 300 and _queued(sqs, queues["queue"]) == 0
