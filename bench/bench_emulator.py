@@ -16,6 +16,12 @@ Setup (once): ``cd bench/node && npm install``. Run::
 
     .venv/bin/python bench/bench_emulator.py            # prints a Markdown table
     .venv/bin/python bench/bench_emulator.py --write    # also updates bench/RESULTS.md
+
+``--flood`` instead measures one client flooding without reading (RSS growth, another
+client's echo latency) on this tree's emulator and on the merge base with ``main``, in one run
+(see ``emulator_flood.py``)::
+
+    .venv/bin/python bench/bench_emulator.py --flood --write
 """
 
 from __future__ import annotations
@@ -411,6 +417,52 @@ async def run(args: argparse.Namespace) -> str:
     return "\n".join(notes) + "\n"
 
 
+def write_section(text: str, section: str) -> None:
+    """Replace (or append) ``section`` of bench/RESULTS.md with ``text``."""
+    content = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    start = content.find(section)
+    if start >= 0:
+        end = content.find("\n## ", start + len(section))
+        content = content[:start] + text + (content[end:] if end >= 0 else "\n")
+    else:
+        content = content.rstrip("\n") + "\n\n" + text
+    RESULTS.write_text(content)
+
+
+async def run_flood(args: argparse.Namespace) -> str:
+    """This tree against ``--baseline`` (default: the merge base with main) under a flood."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import emulator_flood as flood
+
+    ref = args.baseline or flood.merge_base()
+    with tempfile.TemporaryDirectory(prefix="wsgate-flood-old-") as tmp:
+        old_src = flood.export_tree(ref, Path(tmp))
+        new_src = ROOT / "src"
+        old = await flood.flood_one(
+            "before", old_src, free_port(), args.flood_messages, args.flood_seconds
+        )
+        print(f"before: {json.dumps(old.figures())}", file=sys.stderr)
+        new = await flood.flood_one(
+            "after", new_src, free_port(), args.flood_messages, args.flood_seconds
+        )
+        print(f"after: {json.dumps(new.figures())}", file=sys.stderr)
+    command = "python bench/bench_emulator.py --flood" + (" --write" if args.write else "")
+    if args.flood_messages != 100_000:
+        command += f" --flood-messages {args.flood_messages}"
+    if args.flood_seconds != 30.0:
+        command += f" --flood-seconds {args.flood_seconds:g}"
+    if args.baseline:
+        command += f" --baseline {args.baseline}"
+    return flood.report(
+        old,
+        new,
+        ref=ref,
+        command=command,
+        messages=args.flood_messages,
+        seconds=args.flood_seconds,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--echoes", type=int, default=2000)
@@ -422,7 +474,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-offline", action="store_true")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    parser.add_argument(
+        "--flood", action="store_true", help="the flood comparison (this tree vs --baseline)"
+    )
+    parser.add_argument("--flood-messages", type=int, default=100_000)
+    parser.add_argument("--flood-seconds", type=float, default=30.0)
+    parser.add_argument("--baseline", help="git ref of the older emulator (merge base with main)")
     args = parser.parse_args(argv)
+    if args.flood:
+        text = asyncio.run(run_flood(args))
+        print(text)
+        if args.write:
+            from emulator_flood import SECTION as FLOOD_SECTION
+
+            write_section(text, FLOOD_SECTION)
+        return 0
     raise_fd_limit(args.idle + args.broadcast + 1000)
     text = asyncio.run(run(args))
     print(text)

@@ -326,7 +326,33 @@ def report(rows: list[Target], cold: float, bare: float, args: argparse.Namespac
         f"{cold / bare:.2f} |",
         "",
     ]
+    lines += verdicts(rows, cold / bare)
     return "\n".join(lines)
+
+
+def verdicts(rows: list[Target], cold_ratio: float) -> list[str]:
+    """Issue 14's goals against this run's ratios."""
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    base, template = rows[0].results, rows[1].results
+    rtt = template["rtt_median"] / base["rtt_median"]
+    text = [
+        "Against issue 14's goals (same run): warm round trip through a function process "
+        f"{rtt:.2f}x the in-process handler (goal <= 2x: {met(rtt <= 2)})"
+    ]
+    if len(rows) > 2:
+        offline = template["rtt_median"] / rows[2].results["rtt_median"]
+        text.append(f"; {offline:.2f}x serverless-offline's (goal <= 1/3: {met(offline <= 1 / 3)})")
+    broadcast = template["broadcast_ms"] / base["broadcast_ms"]
+    text.append(
+        f"; cold start {cold_ratio:.2f}x a bare `import boto3` (goal <= 1.5x: "
+        f"{met(cold_ratio <= 1.5)}); broadcast to the clients {broadcast:.2f}x the in-process "
+        "handler. The in-process baseline posts to `WSGATE_ENDPOINT` over plain HTTP, the "
+        "template run to `https://{domainName}/{stage}` over TLS."
+    )
+    return ["".join(text), ""]
 
 
 def write_results(text: str) -> None:

@@ -25,6 +25,11 @@ carries a per-room sequence number, the page's ``wsgate-client.js`` acks it, del
 order and once, and after a dropped connection resumes the room from the replay buffer.
 Unacked messages are redelivered by later invocations and by ``sweep``, the handler of an
 EventBridge schedule (Lambda has no timers).
+
+Who is online (``wsgate.presence``, docs/presence.md): the page's ``wsgate-presence.js`` enters
+each joined room with the user's name and sends heartbeats; the member list updates live, a
+user with several tabs shows once, and ``sweep`` also removes users whose ``$disconnect`` never
+came.
 """
 
 from __future__ import annotations
@@ -49,12 +54,24 @@ from wsgate.gateway import (
     ws_store_connection,
     ws_update_connection,
 )
+from wsgate.presence import Presence
+from wsgate.presence import enable as enable_presence
 from wsgate.router import WebSocketApp
 
 app = WebSocketApp(route_selection_expression="$request.body.action")
 # State (sequences, replay buffer, pending acks) lives beside the connection registry.
 delivery = enable(app, Delivery())
-sweep = delivery.scheduled_handler
+# Presence rides on acked delivery (enabled first); its state lives in the registry too.
+presence = enable_presence(app, Presence())
+
+
+def sweep(event: Any = None, context: Any = None) -> dict[str, Any]:
+    """The EventBridge schedule's handler: redeliver unacked messages, remove ghosts."""
+    return {
+        "delivery": delivery.scheduled_handler(event, context),
+        "presence": presence.scheduled_handler(event, context),
+    }
+
 
 _ROOM = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_TEXT = 2000
@@ -153,7 +170,13 @@ def set_name(event: Any, body: SetName) -> None:
     if not name:
         _error(event.connection_id, "name must not be empty")
         return
+    # The presence member is the user: leave under the old name, enter under the new one.
+    rooms = presence.rooms_of(event.connection_id)
+    for room in rooms:
+        presence.leave(event.connection_id, room)
     ws_update_connection(event.connection_id, {"userId": name})
+    for room in rooms:
+        presence.enter(event.connection_id, room, {"name": name})
     ws_send_message(event.connection_id, json.dumps({"type": "name", "name": name}))
 
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
+import errno
 import logging
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+import time
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -111,13 +115,61 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="identity source of --authorizer, e.g. route.request.querystring.token "
         "(repeatable; default: the authorizer's own, else the Authorization header)",
     )
-    faults = parser.add_argument_group("fault injection (all off by default)")
-    faults.add_argument("--drop-disconnect", type=_share, default=0.0, metavar="SHARE")
-    faults.add_argument("--throttle", type=_share, default=0.0, metavar="SHARE")
-    faults.add_argument("--server-error", type=_share, default=0.0, metavar="SHARE")
-    faults.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
-    faults.add_argument("--random-close", type=_share, default=0.0, metavar="SHARE")
-    faults.add_argument("--seed", type=int, default=None, help="seed for the fault dice")
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="write the app's metrics as CloudWatch EMF lines on stdout, as on Lambda "
+        "(default: shown on the dashboard)",
+    )
+    security.add_argument(
+        "--dashboard-actions",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow (or forbid) sending, disconnecting and changing faults from the "
+        "dashboard (default: allowed on loopback only; read-only beyond it)",
+    )
+    faults = parser.add_argument_group(
+        "fault injection (all off by default; also switchable on the dashboard)"
+    )
+    faults.add_argument(
+        "--drop-disconnect",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share (0..1) of $disconnect invocations silently skipped, as best-effort "
+        "delivery allows",
+    )
+    faults.add_argument(
+        "--throttle",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share of @connections calls answered 429 LimitExceededException",
+    )
+    faults.add_argument(
+        "--server-error",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share of @connections calls answered 500 InternalServerErrorException",
+    )
+    faults.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="milliseconds added before every @connections call",
+    )
+    faults.add_argument(
+        "--random-close",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share of client messages after which the connection is dropped (1006)",
+    )
+    faults.add_argument(
+        "--seed", type=int, default=None, help="seed for the fault dice (reproducible runs)"
+    )
     parser.set_defaults(handler=_serve)
 
 
@@ -144,6 +196,8 @@ def _serve(args: argparse.Namespace) -> int:
         in_process_sends=not args.http_sends,
         faults=Faults(seed=args.seed, **{name: getattr(args, name) for name in Faults.FIELDS}),
         verify_signatures=args.verify_signatures,
+        dashboard_actions=args.dashboard_actions,
+        emf_metrics=args.metrics,
     )
     from wsgate.local.server import exposure_warning
 
@@ -187,16 +241,49 @@ def _serve(args: argparse.Namespace) -> int:
             await emulator.stop()
 
     try:
-        _run_on_sender_loop(run)
+        with _stop_signals():
+            _run_on_sender_loop(run)
     except ConfigurationError as exc:
         print(f"wsgate: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"wsgate: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"wsgate: port {args.port} on {args.host} is already in use (another "
+                f"wsgate serve?): pick another with --port {args.port + 1}, or --port 0 "
+                "for a free one",
+                file=sys.stderr,
+            )
+        else:
+            print(f"wsgate: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM stop ``wsgate serve`` cleanly, whatever the parent set up.
+
+    A shell script's background job, ``nohup`` or a test runner may start the process with
+    SIGINT ignored (Python then installs no ``KeyboardInterrupt`` handler), and SIGTERM
+    would kill it without ``$disconnect``. Both become ``KeyboardInterrupt`` in the main
+    thread, which stops the emulator (its ``finally``); a second signal ends the wait.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _add_template(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -273,13 +360,29 @@ def _run_on_sender_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
     future = asyncio.run_coroutine_threadsafe(wrapper(), loop)
     try:
+        # Short waits, not one long one: a signal the kernel delivers to another thread (the
+        # loop's, a worker's) runs its Python handler only once the main thread wakes up, and
+        # a main thread blocked on a lock without a timeout never would (Ctrl-C ignored).
+        while not concurrent.futures.wait([future], timeout=_WAKE_UP)[0]:
+            pass
         future.result()
     except KeyboardInterrupt:
         future.cancel()  # main() runs its cleanup (``finally``) on the loop
-        finished.wait(60)
+        _wait(finished, 60)
         raise
     except concurrent.futures.CancelledError:
-        finished.wait(60)
+        _wait(finished, 60)
+
+
+_WAKE_UP = 0.2
+"""Seconds between the main thread's wake-ups while ``wsgate serve`` runs (signal handling)."""
+
+
+def _wait(event: threading.Event, timeout: float) -> None:
+    """``event.wait(timeout)`` in short steps, so a second Ctrl-C is seen at once."""
+    deadline = time.monotonic() + timeout
+    while not event.wait(_WAKE_UP) and time.monotonic() < deadline:
+        pass
 
 
 #: Subcommand registrars, in ``--help`` order.

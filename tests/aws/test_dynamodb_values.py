@@ -29,7 +29,7 @@ numbers = st.one_of(
     .filter(lambda d: d == 0 or abs(d) >= Decimal("1E-130"))
     .map(lambda d: str(d.normalize()) if len(d.as_tuple().digits) <= 38 else "0"),
 )
-names = st.text(min_size=1, max_size=20)
+names = st.text(min_size=1, max_size=8)
 scalars = st.one_of(
     st.builds(lambda s: {"S": s}, st.text(max_size=40)),
     st.builds(lambda n: {"N": n}, numbers),
@@ -52,9 +52,9 @@ values = st.recursive(
         st.builds(lambda m: {"M": m}, st.dictionaries(names, inner, max_size=4)),
         st.builds(lambda items: {"L": items}, st.lists(inner, max_size=4)),
     ),
-    max_leaves=20,
+    max_leaves=8,
 )
-items = st.dictionaries(names, values, max_size=6)
+items = st.dictionaries(names, values, max_size=4)
 
 
 @settings(max_examples=200, deadline=None)

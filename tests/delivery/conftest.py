@@ -74,6 +74,7 @@ def delivery_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
         client = boto3.client("dynamodb", **server.boto_kwargs)
         store = DynamoDBDeliveryStore(f"delivery-{uuid.uuid4().hex[:8]}", client=client)
         store.create_table()
+        request.addfinalizer(client.close)  # its pooled sockets: closed, not left to the GC
     yield store
     store.close()
 

@@ -77,7 +77,8 @@ def serve(tmp_path: Path, *args: str, app: Path = CHAT) -> Iterator[Served]:
     env.pop("WSGATE_ENDPOINT", None)
     command = [sys.executable, "-m", "wsgate.cli", "serve", str(app), "--port", "0"]
     process = subprocess.Popen(
-        [*command, "--no-dashboard", *args],
+        # --metrics: the EMF lines on stdout, as on Lambda (by default they go to the dashboard).
+        [*command, "--no-dashboard", "--metrics", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

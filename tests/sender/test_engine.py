@@ -61,6 +61,8 @@ def test_the_capability_is_declared_not_inferred_from_the_type() -> None:
     assert Sender("http://127.0.0.1:1/x", transport=Custom())._engine.__class__ is AsyncEngine
     plain = Sender("http://127.0.0.1:1/x", transport=HttpTransport())
     assert plain._engine is plain.transport
+    plain.transport = Custom()  # assigning a transport picks its engine again
+    assert plain._engine.__class__ is AsyncEngine
 
 
 class AsyncOnly:

@@ -133,6 +133,7 @@ class ConnectionPool:
         self._next_address = 0
         self._pid = os.getpid()
         self.connections_opened = 0
+        self._closed = False
 
     def ssl_context(self) -> ssl.SSLContext:
         """The TLS context (created, and :mod:`ssl` imported, on first use)."""
@@ -163,9 +164,17 @@ class ConnectionPool:
         return None
 
     def give_back(self, conns: list[_Conn]) -> None:
-        """Takes back idle, healthy connections (beyond ``max_idle`` per host they are closed)."""
+        """Takes back idle, healthy connections (beyond ``max_idle`` per host they are closed).
+
+        After :meth:`close` every connection given back is closed: one still in use while
+        the pool closed would otherwise sit in a pool nobody closes again (an "unclosed
+        socket" ResourceWarning whenever garbage collection finds it).
+        """
         with self._lock:
             for conn in conns:
+                if self._closed:
+                    conn.close()
+                    continue
                 idle = self._idle.get(conn.key)
                 if idle is None:
                     idle = self._idle[conn.key] = []
@@ -224,6 +233,7 @@ class ConnectionPool:
     def close(self) -> None:
         """Closes every idle connection (connections in use close when their batch ends)."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, {}
         for conns in idle.values():
             for conn in conns:

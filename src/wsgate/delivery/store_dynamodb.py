@@ -65,6 +65,7 @@ class DynamoDBDeliveryStore:
         self.due_shards = due_shards
         self._client: Any = None if client is None or isinstance(client, str) else client
         self._client_kind = client if isinstance(client, str) else None
+        self._owns_client = self._client is None
 
     @property
     def client(self) -> DynamoDBClient:
@@ -368,7 +369,10 @@ class DynamoDBDeliveryStore:
         self._call(self.client.delete_item, Key={"pk": {"S": f"i#{scope}"}, "sk": {"S": key}})
 
     def close(self) -> None:
-        """Nothing to release: the injected client belongs to the caller."""
+        """Closes the client this store built (an injected client belongs to the caller)."""
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client = None
 
     # --- helpers ---------------------------------------------------------------------------
 

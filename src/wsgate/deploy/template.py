@@ -151,6 +151,10 @@ def build_template(
         from wsgate.delivery.deploy import add_delivery_resources
 
         add_delivery_resources(resources, handler=options.handler)
+    if getattr(app, "presence", None) is not None:  # wsgate.presence.enable(app, ...)
+        from wsgate.presence.deploy import add_presence_resources
+
+        add_presence_resources(resources, handler=options.handler)
 
     return {
         "AWSTemplateFormatVersion": "2010-09-09",

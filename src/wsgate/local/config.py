@@ -99,7 +99,7 @@ class EmulatorConfig:
         faults: The fault-injection switches.
         verify_signatures: Require SigV4-signed Management API requests, signed with the
             emulator's ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (403 otherwise, as AWS;
-            see :mod:`wsgate.local.sigv4_verify`).
+            see :mod:`wsgate.local.sigv4_verify`). The dashboard's actions follow the same rule.
         tls: Server context for TLS on the same port (``https://``, ``wss://``), e.g. from
             :meth:`wsgate.local.tls.LocalCA.server_context`; ``None`` (``--no-tls``) closes a
             TLS handshake at once with a log line.
@@ -108,6 +108,13 @@ class EmulatorConfig:
         api_hostnames: The API's AWS hostnames (``{apiId}.execute-api.{region}.amazonaws.com``)
             accepted as ``Host`` besides loopback names: functions that build the endpoint
             from them are routed to the emulator (see :mod:`wsgate.local.hooks`).
+        request_timeout: Seconds an HTTP request (head and body) may take to arrive from its
+            first byte; then ``408`` and the connection is closed (slowloris).
+        keep_alive_timeout: Seconds an HTTP connection may wait for its next request.
+        emf_metrics: Leave the app's metrics as EMF lines on stdout (as deployed); by
+            default the emulator shows them on the dashboard instead.
+        dashboard_actions: Whether the dashboard may send, broadcast, disconnect and change
+            faults. ``None`` (the default): on loopback only; off loopback it is read-only.
     """
 
     host: str = "127.0.0.1"
@@ -129,3 +136,7 @@ class EmulatorConfig:
     first_byte_timeout: float = 10.0
     tls_handshake_timeout: float = 10.0
     api_hostnames: frozenset[str] = frozenset()
+    request_timeout: float = 10.0
+    keep_alive_timeout: float = 60.0
+    dashboard_actions: bool | None = None
+    emf_metrics: bool = False

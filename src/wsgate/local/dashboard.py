@@ -3,20 +3,28 @@
 API (all under ``/_wsgate/api/``):
 
 - ``GET connections``: live connections with user, rooms (from the app's registry), connected-at,
-  last activity and message counts;
+  last activity and message counts; and ``presence``: each presence room (``wsgate.presence``)
+  with its members (user, data, connection ids);
 - ``POST connections/{id}/messages`` (raw body): send to one connection (410 when gone);
 - ``DELETE connections/{id}``: disconnect it (``$disconnect`` sees 1000);
 - ``POST broadcast`` (raw body): send to every live connection;
 - ``GET faults`` / ``PUT faults`` (JSON): read or change the fault-injection switches;
-- ``GET events``: the live feed (``connect``, ``disconnect``, ``message``, ``faults``).
+- ``GET events``: the live feed (``connect``, ``disconnect``, ``message``, ``faults``);
+- ``GET metrics``: the app's metric totals since the start (``{"metrics": {name: {value,
+  unit}}}``; the feed's ``metrics`` events carry each batch);
+- ``GET info``: ``{"actions": bool, "signed": bool, "note": str | None}``, what the page may do.
 
-``GET /_wsgate/asyncapi`` is a page describing the app (its AsyncAPI 3.0 document, served as
-JSON at ``/_wsgate/asyncapi.json``; see :mod:`wsgate.asyncapi`).
+The actions (send, broadcast, disconnect, changing faults) keep the server's promises: with
+``--verify-signatures`` they need a SigV4 signature like the Management API (403 otherwise),
+and an emulator listening beyond loopback serves a read-only dashboard unless started with
+``--dashboard-actions`` (:attr:`EmulatorConfig.dashboard_actions`).
+>>>>>>> harden
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
@@ -31,12 +39,16 @@ from wsgate.local.http import HttpRequest, decode_path_segment, response
 if TYPE_CHECKING:
     from wsgate.local.server import Emulator
     from wsgate.local.session import Session
+    from wsgate.local.telemetry import DashboardSink
 
 __all__ = ["Dashboard", "Feed"]
 
 logger = logging.getLogger("wsgate.local")
 
 _PREVIEW = 2000  # characters of a message shown in the feed
+#: Bytes of feed events a page may leave unread before it is dropped (a stalled stream
+#: would otherwise buffer every event without limit). The page's EventSource reconnects.
+MAX_FEED_BACKLOG = 1024 * 1024
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -74,8 +86,20 @@ class Feed:
         for transport in list(self._subscribers):
             if transport.is_closing():
                 self._subscribers.discard(transport)
+            elif transport.get_write_buffer_size() > MAX_FEED_BACKLOG:
+                logger.warning(
+                    "dropping a dashboard event stream that left %d bytes unread",
+                    transport.get_write_buffer_size(),
+                )
+                self._subscribers.discard(transport)
+                transport.abort()
             else:
                 transport.write(chunk)
+
+    @property
+    def subscribers(self) -> int:
+        """How many event streams are open."""
+        return len(self._subscribers)
 
     def publish_message(self, session: Session, direction: str, data: str | bytes) -> None:
         """Record a message in or out of a connection and show it on open pages."""
@@ -97,6 +121,8 @@ class Dashboard:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.feed = Feed()
+        #: The app's metrics, when the emulator routes them here (see ``telemetry``).
+        self.metrics: DashboardSink | None = None
         self._registry: Any = None
         self._static_root: Path | None = None
 
@@ -110,14 +136,18 @@ class Dashboard:
     def app_file(self, path: str, keep: bool) -> bytes | None:
         """The app's own web file for ``GET path`` (only web file types), or None.
 
-        ``/wsgate-client.js`` is wsgate's delivery client, shipped in the package, unless the
-        app's folder has a file of that name.
+        ``/wsgate-client.js`` (the delivery client) and ``/wsgate-presence.js`` (its presence
+        add-on) are shipped in the package, unless the app's folder has a file of that name;
+        ``/favicon.ico`` likewise falls back to wsgate's icon (browsers ask for it on every
+        page: a 403 there reads like a broken setup).
         """
         root = self._static_root
-        if path == "/wsgate-client.js" and (root is None or not (root / path[1:]).is_file()):
-            from wsgate.delivery import client_js_path
-
-            body = client_js_path().read_bytes()
+        shipped = {"/wsgate-client.js": "wsgate.delivery", "/wsgate-presence.js": "wsgate.presence"}
+        if path == "/favicon.ico" and (root is None or not (root / path[1:]).is_file()):
+            return self._static("favicon.png", keep)
+        if path in shipped and (root is None or not (root / path[1:]).is_file()):
+            module = importlib.import_module(shipped[path])
+            body = module.client_js_path().read_bytes()
             return response(200, body, keep_alive=keep, content_type=_TYPES[".js"])
         if root is None:
             return None
@@ -141,6 +171,52 @@ class Dashboard:
             "messagesOut": session.messages_out,
         }
 
+    @property
+    def actions_enabled(self) -> bool:
+        """Whether the actions are on: as configured, else only while on loopback."""
+        config = self.emulator.config
+        if config.dashboard_actions is not None:
+            return config.dashboard_actions
+        from wsgate.local.origin import is_loopback_host
+
+        return is_loopback_host(config.host)
+
+    def info(self) -> dict[str, Any]:
+        """What the page may do, and why not (``GET info``)."""
+        signed = self.emulator.config.verify_signatures
+        note = None
+        if not self.actions_enabled:
+            note = (
+                "read-only: the emulator listens beyond loopback; start it with "
+                "--dashboard-actions to send, disconnect and change faults from here"
+            )
+        elif signed:
+            note = (
+                "actions need SigV4-signed requests (--verify-signatures), as the "
+                "Management API does; a browser page cannot sign them"
+            )
+        return {"actions": self.actions_enabled and not signed, "signed": signed, "note": note}
+
+    def action_refusal(self, request: HttpRequest) -> bytes | None:
+        """A 403 for an action the rules above forbid; ``None`` when it may run."""
+        route = request.path[len("/_wsgate/api/") :]
+        method = request.method
+        action = (
+            (route == "broadcast" and method == "POST")
+            or (route == "faults" and method in ("PUT", "POST"))
+            or (route.startswith("connections/") and method in ("POST", "DELETE"))
+        )
+        if not action:
+            return None
+        if not self.actions_enabled:
+            message = self.info()["note"]
+            return _json({"message": message}, False, status=403)
+        if self.emulator.config.verify_signatures:
+            from wsgate.local.server import signature_refusal
+
+            return signature_refusal(request)
+        return None
+
     def handle(self, request: HttpRequest, transport: asyncio.Transport) -> Any:
         """Answer a dashboard request: bytes, an awaitable of bytes, or None for the feed."""
         path = request.path
@@ -153,8 +229,16 @@ class Dashboard:
             return self._static(path.rsplit("/", 1)[1], keep)
         if not path.startswith("/_wsgate/api/"):
             return response(404, b"not found", keep_alive=keep)
+        refused = self.action_refusal(request)
+        if refused is not None:
+            return refused
         route = path[len("/_wsgate/api/") :]
         method = request.method
+        if route == "info" and method == "GET":
+            return _json(self.info(), keep)
+        if route == "metrics" and method == "GET":
+            totals = self.metrics.totals() if self.metrics is not None else {}
+            return _json({"metrics": totals, "onDashboard": self.metrics is not None}, keep)
         if route == "events" and method == "GET":
             self.feed.subscribe(transport)
             return None
@@ -229,11 +313,16 @@ class Dashboard:
         rows = [self.describe(s) for s in sessions]
         ids = [row["connectionId"] for row in rows]
         records = await asyncio.to_thread(self._records, ids)
+        from wsgate.presence.protocol import presence_by_room, room_of
+
         for row in rows:
             record = records.get(row["connectionId"])
             row["userId"] = getattr(record, "user_id", None)
-            row["rooms"] = sorted(getattr(record, "rooms", ()) or ())
-        return _json({"connections": rows, "recent": list(self.feed.recent)}, keep)
+            rooms = getattr(record, "rooms", ()) or ()
+            row["rooms"] = sorted(r for r in rooms if room_of(r) is None and r != "wsgate.presence")
+        presence = presence_by_room(r for r in records.values() if r is not None)
+        body = {"connections": rows, "presence": presence, "recent": list(self.feed.recent)}
+        return _json(body, keep)
 
     def _records(self, ids: list[str]) -> dict[str, Any]:
         """Registry records for ``ids`` (user, rooms); empty when no registry is usable."""

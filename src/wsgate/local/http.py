@@ -121,6 +121,11 @@ def parse_head(head: bytes) -> HttpRequest:
     request = HttpRequest(method, target, raw_path, query, version, headers, head)
     if request.header("transfer-encoding") is not None:
         raise HttpError(501, "chunked request bodies are not supported")
+    lengths = {value for name, value in headers if name.lower() == "content-length"}
+    if len(lengths) > 1:
+        # RFC 9110 §8.6: differing lengths make the message framing unknowable (request
+        # smuggling); a repeated identical value is allowed.
+        raise HttpError(400, "conflicting Content-Length headers")
     return request
 
 

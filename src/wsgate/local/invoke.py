@@ -186,11 +186,14 @@ class Invoker:
         done: Callable[[Outcome], None],
         *,
         control: bool = False,
+        released: Callable[[], None] | None = None,
     ) -> None:
         """Start ``app.handler(event, context)``; ``done(outcome)`` runs on the loop later.
 
         Never raises for handler failures: they arrive as ``Outcome("error")``, a handler
-        still running after ``timeout`` seconds as ``Outcome("timeout")``.
+        still running after ``timeout`` seconds as ``Outcome("timeout")``. ``released()``
+        runs on the loop once the call no longer holds a worker (after a timeout that is
+        when the handler really returns).
         """
         loop = asyncio.get_running_loop()
         reported = False
@@ -209,6 +212,8 @@ class Invoker:
 
         def finished(future: Future[Any]) -> None:  # on the loop
             self._queued.discard(future)
+            if released is not None:
+                released()
             if future.cancelled():  # never started: the emulator is stopping
                 report(Outcome("error", error=RuntimeError("the emulator is stopping")))
                 return
@@ -231,6 +236,8 @@ class Invoker:
             future = (self._control if control else self._pool).submit(call)
         except RuntimeError as exc:  # the pool is shut down (the emulator is stopping)
             report(Outcome("error", error=exc))
+            if released is not None:
+                released()
             return
         if not control:
             self._queued.add(future)

@@ -9,9 +9,13 @@ attacks follow, and the emulator refuses both with 403 ``ForbiddenException``:
   send ``Origin`` with such requests; a state-changing request whose ``Origin`` is not the
   emulator's own is refused. Clients that are not browsers (boto3, curl) send no ``Origin``.
 - **DNS rebinding.** ``evil.example`` re-resolves to 127.0.0.1, and its page then reads the
-  dashboard API as if same-origin (connection ids, user ids). While the emulator listens on
-  loopback, a request whose ``Host`` is a domain name or an address other than loopback is
-  refused (single-label names such as a hosts-file alias pass: no attacker can own one).
+  dashboard API as if same-origin (connection ids, user ids). A request whose ``Host`` is a
+  domain name is refused, with a log line, unless it is a name a local setup really uses:
+  ``localhost`` (and ``*.localhost``), ``host.docker.internal`` (a container calling the
+  host), names ending in ``.local`` (mDNS) and single-label names such as a hosts-file alias
+  (no attacker can own one). While the emulator listens on loopback, an address other than
+  loopback is refused too; listening beyond loopback, any address literal and the listen name
+  itself pass (an address cannot be rebound), and the check stays on.
 
 The WebSocket endpoint is not filtered: API Gateway accepts any ``Origin`` too, and apps that
 care check ``event.headers["Origin"]`` in ``$connect``.
@@ -20,6 +24,7 @@ care check ``event.headers["Origin"]`` in ``$connect``.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -32,6 +37,12 @@ if TYPE_CHECKING:
 __all__ = ["cross_site_refusal", "is_loopback_host"]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Names local setups use that no attacker can register on the public DNS.
+_LOCAL_NAMES = frozenset({"host.docker.internal"})
+_LOCAL_SUFFIXES = (".local",)
+
+logger = logging.getLogger("wsgate.local")
+_logged_hosts: set[str] = set()  # each refused Host is logged once (bounded below)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -45,12 +56,38 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def _rebound(hostname: str) -> bool:
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _rebound(hostname: str, bound_host: str = "127.0.0.1") -> bool:
     # A rebinding attack needs a domain the attacker controls, so a dotted name (or an address)
     # that is not loopback. Single-label names ("localhost", a hosts-file alias) cannot be one.
+    hostname = hostname.lower().rstrip(".")
     if is_loopback_host(hostname):
         return False
+    if hostname in _LOCAL_NAMES or hostname.endswith(_LOCAL_SUFFIXES):
+        return False
+    if not is_loopback_host(bound_host) and (
+        _is_address(hostname) or hostname == bound_host.lower()
+    ):
+        return False
     return "." in hostname or ":" in hostname
+
+
+def _log_refused(host: str) -> None:
+    if host in _logged_hosts or len(_logged_hosts) >= 100:
+        return
+    _logged_hosts.add(host)
+    logger.warning(
+        "refused a request for Host %r (DNS-rebinding protection): use localhost, an address "
+        "of this machine, host.docker.internal or a *.local name",
+        host,
+    )
 
 
 def _hostname(authority: str) -> str:
@@ -71,7 +108,8 @@ def cross_site_refusal(
     """
     host = request.header("host") or ""
     hostname = _hostname(host)
-    if is_loopback_host(bound_host) and hostname not in allowed and _rebound(hostname):
+    if hostname.lower().rstrip(".") not in allowed and _rebound(hostname, bound_host):
+        _log_refused(host)
         return aws_error(403, "ForbiddenException", keep_alive=False)
     origin = request.header("origin")
     if origin is not None and request.method.upper() not in _SAFE_METHODS:

@@ -14,6 +14,7 @@ from wsgate.local.eventgen import (
     make_id,
 )
 from wsgate.local.invoke import AppSpec, Outcome
+from wsgate.local.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from wsgate.local.server import Emulator
@@ -58,6 +59,7 @@ class Routing:
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
+        self.scheduler = Scheduler(emulator.config.max_workers, self._dispatch)
 
     def _app(self) -> AppSpec:
         app = self.emulator.app
@@ -149,8 +151,8 @@ class Routing:
     def on_message(self, session: Session, text: str) -> None:
         """A complete text message arrived (called by the session, on the loop).
 
-        Selection and the event are built right here and the handler is submitted to the
-        pool at once; its outcome comes back through a callback (no task per message).
+        It waits in the connection's queue until the :class:`Scheduler` gives it a worker
+        (round robin across connections).
         """
         emulator = self.emulator
         if emulator.stopping:
@@ -159,6 +161,17 @@ class Routing:
             session.abort()
             return
         emulator.dashboard.feed.publish_message(session, "in", text)
+        self.scheduler.enqueue(session, text)
+
+    def _dispatch(self, session: Session, text: str) -> bool:
+        """Route one message and submit its handler; False when no worker was taken.
+
+        Selection and the event are built here and the handler is submitted to the pool at
+        once; its outcome comes back through a callback (no task per message).
+        """
+        emulator = self.emulator
+        if emulator.stopping:
+            return False
         app = self._app()
         request_id = make_id()
         try:
@@ -168,7 +181,7 @@ class Routing:
             route_key = "$default" if "$default" in app.route_keys else None
         if route_key is None:
             self._send(session, error_frame("Forbidden", session.connection_id, request_id))
-            return
+            return False
         event = build_message_event(
             connection_id=session.connection_id,
             connected_at=session.connected_at_ms,
@@ -188,7 +201,9 @@ class Routing:
             request_id,
             self._timeout(app, route_key),
             functools.partial(self._respond, session, app, route_key, request_id),
+            released=self.scheduler.release,
         )
+        return True
 
     def _respond(
         self, session: Session, app: AppSpec, route_key: str, request_id: str, outcome: Outcome

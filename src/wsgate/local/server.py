@@ -31,11 +31,14 @@ from wsgate.local.origin import cross_site_refusal
 from wsgate.local.routing import Routing
 from wsgate.local.session import Session
 
-__all__ = ["Authorizer", "Emulator", "exposure_warning"]
+__all__ = ["Authorizer", "Emulator", "exposure_warning", "signature_refusal"]
 
 logger = logging.getLogger("wsgate.local")
 
 DELIVERY_SWEEP_INTERVAL = 1.0
+#: Bytes a client may leave unread in our write buffer before its messages stop being handled
+#: (backpressure: its socket is then not read either).
+WRITE_BUFFER_HIGH = 256 * 1024
 # What _set_environment may change, and stop() restores.
 _ENVIRONMENT_KEYS = (
     "WSGATE_ENDPOINT",
@@ -64,11 +67,48 @@ class _Channel(asyncio.Protocol):
         self.streaming = False
         self._buffer = bytearray()
         self._busy = False
+        # Slowloris guard: a request must arrive whole within request_timeout of its first
+        # byte; a keep-alive connection waiting for its next request closes after
+        # keep_alive_timeout.
+        self._timer: asyncio.TimerHandle | None = None
+        # Known from the moment asyncio accepts the socket (it builds the protocol first and
+        # calls connection_made loop turns later): stop() waits for every channel to go.
+        emulator._channels.add(self)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.emulator._channels.add(self)
+        if self.emulator.stopping:
+            transport.abort()  # accepted as the server closed: stop() is waiting for it
+            return
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        self._arm(self.emulator.config.keep_alive_timeout)
+
+    def _arm(self, delay: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = (
+            None if delay is None else asyncio.get_running_loop().call_later(delay, self._expired)
+        )
+
+    def _expired(self) -> None:
+        self._timer = None
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.session is not None:
+            return
+        if self._buffer:  # a request started and never completed (slowloris): 408
+            logger.info("closing a connection whose request did not complete in time")
+            self._reply(response(408, keep_alive=False), keep_alive=False)
+        else:
+            transport.close()  # an idle keep-alive connection
+
+    def pause_writing(self) -> None:
+        if self.session is not None:
+            self.session.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.session is not None:
+            self.session.resume_writing()
 
     def data_received(self, data: bytes) -> None:
         if self.session is not None:
@@ -77,6 +117,8 @@ class _Channel(asyncio.Protocol):
             return  # nothing may arrive before the 101; a client that sends anyway is ignored
         if self.streaming:
             return
+        if not self._buffer and not self._busy:
+            self._arm(self.emulator.config.request_timeout)  # a new request begins
         self._buffer += data
         if not self._busy:
             self._process()
@@ -85,9 +127,10 @@ class _Channel(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         while not self._busy and self.session is None and not transport.is_closing():
-            end = self._buffer.find(b"\r\n\r\n")
+            end = self._buffer.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES + 4)
             if end < 0:
-                if len(self._buffer) > MAX_HEAD_BYTES:
+                # Checked on every read, however the head arrived (one large read included).
+                if len(self._buffer) >= MAX_HEAD_BYTES + 4:
                     self._reply(response(431, keep_alive=False), keep_alive=False)
                 return
             head = bytes(self._buffer[: end + 4])
@@ -103,6 +146,7 @@ class _Channel(asyncio.Protocol):
                 return
             request.body = bytes(self._buffer[end + 4 : end + 4 + length])
             del self._buffer[: end + 4 + length]
+            self._arm(None)
             if request.is_upgrade:
                 self.emulator._upgrade(self, request)
                 return
@@ -112,6 +156,7 @@ class _Channel(asyncio.Protocol):
                 return
             if isinstance(result, bytes):
                 self._reply(result, request.keep_alive)
+                self._await_next()
                 continue
             self._busy = True
             task: asyncio.Future[bytes] = asyncio.ensure_future(result)
@@ -128,8 +173,13 @@ class _Channel(asyncio.Protocol):
             self._reply(payload, keep_alive=False)
             return
         self._reply(task.result(), request.keep_alive)
+        self._await_next()
         if self._buffer:
             self._process()
+
+    def _await_next(self) -> None:
+        config = self.emulator.config
+        self._arm(config.request_timeout if self._buffer else config.keep_alive_timeout)
 
     def _reply(self, payload: bytes, keep_alive: bool) -> None:
         transport = self.transport
@@ -140,6 +190,7 @@ class _Channel(asyncio.Protocol):
             transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._arm(None)
         self.emulator._channels.discard(self)
         if self.session is not None:
             self.session.connection_lost()
@@ -192,6 +243,7 @@ class Emulator:
         self._server: Listener | None = None
         self._port = self.config.port
         self._installed_sender: Any = None
+        self._installed_metrics = False
         #: True from the start of :meth:`stop`: messages that still arrive are not handled.
         self.stopping = False
 
@@ -250,6 +302,8 @@ class Emulator:
             self._set_environment()
             if self.config.in_process_sends:
                 self._install_sender(loop)
+            if not self.config.emf_metrics:
+                self._install_metrics(loop)
         if self.app is None:
             self.app = self._load()
         if self.authorizer is None:
@@ -289,6 +343,22 @@ class Emulator:
         sender = Sender(self.endpoint, transport=LocalTransport(self, loop), registry=registry)
         wsgate_config.configure(sender=sender)
         self._installed_sender = sender
+
+    def _install_metrics(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Send the app's metrics to the dashboard instead of EMF lines on stdout.
+
+        Only when nobody chose a recorder yet (an app that calls ``set_metrics`` at import,
+        or a test that silenced metrics, keeps its own).
+        """
+        from wsgate.local.telemetry import DashboardSink
+        from wsgate.observe import metrics
+
+        if metrics._default is not None:
+            return
+        sink = DashboardSink(self.dashboard.feed, loop)
+        metrics.set_metrics(metrics.Metrics(sink=sink))
+        self.dashboard.metrics = sink
+        self._installed_metrics = True
 
     def _uninstall_sender(self) -> None:
         sender, self._installed_sender = self._installed_sender, None
@@ -339,13 +409,14 @@ class Emulator:
         running ones finish (up to the integration timeout).
         """
         self.stopping = True
-        if self._server is not None:
-            self._server.close()
-        for session in list(self.connections.values()):
-            session.close(1001, "Going away")
         # Messages still queued for a worker belong to connections closing now: drop them, so
         # the $disconnect calls that follow do not wait behind them (Ctrl-C under load).
-        dropped = self.invoker.cancel_queued()
+        dropped = self.routing.scheduler.drop(self.connections.values())
+        dropped += self.invoker.cancel_queued()
+        if self._server is not None:
+            await self._stop_accepting(self._server)
+        for session in list(self.connections.values()):
+            session.close(1001, "Going away")
         if dropped:
             logger.info("stopping: dropped %d queued message(s) of closed connections", dropped)
         loop = asyncio.get_running_loop()
@@ -373,9 +444,36 @@ class Emulator:
                 break
         if self._server is not None:
             await self._server.wait_closed()
+        # Until every channel is gone: one accepted just before the server closed gets its
+        # connection_made (and is aborted there) only now, and a socket still open when the
+        # loop closes is an "unclosed socket" ResourceWarning later, wherever GC runs.
+        deadline = loop.time() + 5.0
+        while self._channels and loop.time() < deadline:
+            for channel in list(self._channels):
+                if channel.transport is not None and not channel.transport.is_closing():
+                    channel.transport.abort()
+            await asyncio.sleep(0.001)
         self.invoker.shutdown()
         self._uninstall_sender()
+        if self._installed_metrics:
+            from wsgate.observe.metrics import set_metrics
+
+            self._installed_metrics = False
+            set_metrics(None)
         self._restore_environment()
+
+    @staticmethod
+    async def _stop_accepting(server: Listener) -> None:
+        """Stop taking connections and settle the ones being accepted.
+
+        The listener closes the sockets it accepted but has not handed to asyncio yet (still
+        waiting for their first byte) and cancels the hand-overs under way, each of which
+        closes its socket: none is left open to surface later as an ``unclosed socket``
+        ResourceWarning, wherever garbage collection happens to run (a server closed between
+        asyncio's accept and its transport set-up did that with ``loop.create_server``).
+        """
+        server.close()
+        await server.wait_closed()
 
     def _restore_environment(self) -> None:
         saved, self._saved_environment = self._saved_environment, {}
@@ -399,18 +497,21 @@ class Emulator:
             await self._server.serve_forever()
 
     async def _sweep_delivery(self) -> None:
-        """Redeliver unacked ``wsgate.delivery`` messages every second: the local stand-in for
-        the deployed EventBridge schedule that calls ``delivery.scheduled_handler``."""
+        """Redeliver unacked ``wsgate.delivery`` messages and sweep ``wsgate.presence`` every
+        second: the local stand-in for the deployed EventBridge schedules that call their
+        ``scheduled_handler``."""
         while True:
             await asyncio.sleep(DELIVERY_SWEEP_INTERVAL)
             handler = self.app.handler if self.app is not None else None
-            delivery = getattr(getattr(handler, "__self__", None), "delivery", None)
-            if delivery is None:
-                continue
-            try:
-                await asyncio.to_thread(delivery.scheduled_handler, {}, None)
-            except Exception:
-                logger.exception("delivery sweep failed")
+            # app.delivery (redelivery) and app.presence (ghost removal), set by their enable().
+            for name in ("delivery", "presence"):
+                part = getattr(getattr(handler, "__self__", None), name, None)
+                if part is None:
+                    continue
+                try:
+                    await asyncio.to_thread(part.scheduled_handler, {}, None)
+                except Exception:
+                    logger.exception("%s sweep failed", name)
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -439,7 +540,7 @@ class Emulator:
                 and "/" not in connection_id
             ):
                 if self.config.verify_signatures:
-                    refused = _signature_refusal(request)
+                    refused = signature_refusal(request)
                     if refused is not None:
                         return refused
                 return self.management.handle(request, connection_id)
@@ -473,12 +574,13 @@ class Emulator:
             compression=self.config.compression,
             on_message=self.routing.on_message,
             on_closed=self.routing.on_closed,
+            on_ready=self.routing.scheduler.ready,
         )
         channel.session = session
         self._spawn(self.routing.handshake(session))
 
 
-def _signature_refusal(request: HttpRequest) -> bytes | None:
+def signature_refusal(request: HttpRequest) -> bytes | None:
     """403 as AWS answers an unsigned or forged management call; ``None`` when it verifies."""
     from wsgate.local.sigv4_verify import (
         credentials_from_environment,

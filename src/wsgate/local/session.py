@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +29,19 @@ if TYPE_CHECKING:
 __all__ = ["Session"]
 
 # websockets logs every open/close at INFO; thousands of connections would flood the console.
+logger = logging.getLogger("wsgate.local")
 _quiet = logging.getLogger("wsgate.local.protocol")
 _quiet.setLevel(logging.WARNING)
 _CLOSE_GRACE = 5.0  # seconds a client gets to answer our close frame
+#: Backpressure: at this many messages waiting for a worker the socket is no longer read;
+#: reading resumes at the low mark. Bytes already read wait unparsed meanwhile (at most one
+#: read, 256 KiB), so a flooding client holds a bounded amount of the emulator's memory.
+PENDING_HIGH = 64
+PENDING_LOW = 16
+_FEED_SLICE = 1024  # bytes parsed at a time, so the pending mark is checked between slices
+#: Bytes of outbound data a client may leave unread before the emulator drops it (1006):
+#: messages posted to a client that never reads would otherwise pile up without limit.
+MAX_UNREAD_BYTES = 8 * 1024 * 1024
 
 
 class Session:
@@ -50,6 +61,7 @@ class Session:
         compression: bool,
         on_message: Callable[[Session, str], None],
         on_closed: Callable[[Session], None],
+        on_ready: Callable[[Session], None] | None = None,
     ) -> None:
         extensions = (
             [
@@ -89,6 +101,16 @@ class Session:
         self._timers: list[asyncio.TimerHandle] = []
         self._idle_timeout = 0.0
         self._last_activity = 0.0
+        #: Messages waiting for a worker, in arrival order (see :class:`Scheduler`).
+        self.pending: deque[str] = deque()
+        #: Whether the session is in the scheduler's ready queue.
+        self.scheduled = False
+        #: False while the client leaves too much of our output unread.
+        self.writable = True
+        self._unparsed = bytearray()
+        self._reading = True
+        self._feeding = False
+        self._on_ready = on_ready
         self.protocol.receive_data(request.head)
         events = self.protocol.events_received()
         self.ws_request: Request | None = events[0] if events else None  # type: ignore[assignment]
@@ -124,12 +146,57 @@ class Session:
     # --- I/O --------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        """Feed bytes from the socket; complete text messages go to ``on_message``."""
-        self.protocol.receive_data(data)
-        for event in self.protocol.events_received():
-            if isinstance(event, Frame):
-                self._frame(event)
+        """Feed bytes from the socket; complete text messages go to ``on_message``.
+
+        While :attr:`pending` is at its high mark the bytes wait unparsed and the socket is
+        not read (backpressure, as a real server applies it).
+        """
+        self._unparsed += data
+        self._feed()
+
+    def _feed(self) -> None:
+        if self._feeding:
+            return  # a message handed over while parsing came back here through the scheduler
+        self._feeding = True
+        view = memoryview(self._unparsed)
+        offset = 0
+        try:
+            while offset < len(view) and len(self.pending) < PENDING_HIGH:
+                self.protocol.receive_data(bytes(view[offset : offset + _FEED_SLICE]))
+                offset += _FEED_SLICE
+                for event in self.protocol.events_received():
+                    if isinstance(event, Frame):
+                        self._frame(event)
+        finally:
+            view.release()
+            del self._unparsed[:offset]
+            self._feeding = False
         self.flush()
+        self._set_reading(not self._unparsed and len(self.pending) < PENDING_HIGH)
+
+    def _set_reading(self, reading: bool) -> None:
+        if reading == self._reading or self.closed or self.transport.is_closing():
+            return
+        self._reading = reading
+        if reading:
+            self.transport.resume_reading()
+        else:
+            self.transport.pause_reading()
+
+    def taken(self) -> None:
+        """The scheduler took a pending message: read again once the backlog is low."""
+        if len(self.pending) <= PENDING_LOW and (self._unparsed or not self._reading):
+            self._feed()
+
+    def pause_writing(self) -> None:
+        """The client is not reading: hold its messages until it catches up."""
+        self.writable = False
+
+    def resume_writing(self) -> None:
+        """The client caught up with our output: its messages may run again."""
+        self.writable = True
+        if self._on_ready is not None:
+            self._on_ready(self)
 
     def _frame(self, frame: Frame) -> None:
         opcode = frame.opcode
@@ -188,6 +255,14 @@ class Session:
         """Send a PostToConnection payload (text if UTF-8, else binary); False if closed."""
         if self.protocol.state is not State.OPEN:
             return False
+        if self.transport.get_write_buffer_size() > MAX_UNREAD_BYTES:
+            logger.warning(
+                "dropping %s: it left more than %d bytes unread",
+                self.connection_id,
+                MAX_UNREAD_BYTES,
+            )
+            self.abort()
+            return False
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
@@ -226,13 +301,23 @@ class Session:
         """The socket is gone: stop timers and report the close (once)."""
         if self.closed:
             return
-        self.closed = True
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        if self._unparsed and self.is_open:
+            # Messages the client sent before it went away still reach the app (each has
+            # its own invocation on AWS); they wait in ``pending`` like the others.
+            self.protocol.receive_data(bytes(self._unparsed))
+            self._unparsed.clear()
+            for event in self.protocol.events_received():
+                if isinstance(event, Frame):
+                    self._frame(event)
+        self.closed = True
         if self.protocol.state is not State.CLOSED:
             self.protocol.receive_eof()
         self._on_closed(self)
+        if not self.writable:
+            self.resume_writing()  # nobody reads any more: let its last messages run
 
     def disconnect_status(self) -> tuple[int, str]:
         """``disconnectStatusCode`` and ``disconnectReason`` for the ``$disconnect`` event."""

@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_TTL",
     "MAX_ID_LENGTH",
     "MAX_METADATA_BYTES",
+    "MAX_METADATA_DEPTH",
     "UNSET",
     "Connection",
     "ConnectionRegistry",
@@ -49,6 +50,12 @@ MAX_ID_LENGTH: Final = 512
 
 MAX_METADATA_BYTES: Final = 65_536
 """Largest metadata map accepted, measured as compact JSON (DynamoDB items stop at 400 KB)."""
+
+MAX_METADATA_DEPTH: Final = 31
+"""Deepest nesting of maps and lists in metadata, the metadata map itself being level 1.
+
+DynamoDB stores at most 32 levels with the item's top-level attribute as level 1: 31 nested
+containers around a value. Every backend keeps to it, so data moves between them."""
 
 
 class Unset(enum.Enum):
@@ -296,7 +303,8 @@ def normalize_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
 
     Raises:
         InvalidRecordError: Not a map with string keys, not JSON-serialisable (NaN, sets,
-            objects), or over :data:`MAX_METADATA_BYTES`.
+            objects), nested deeper than :data:`MAX_METADATA_DEPTH` or over
+            :data:`MAX_METADATA_BYTES`.
     """
     if metadata is None:
         return {}
@@ -304,6 +312,7 @@ def normalize_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
         raise InvalidRecordError("metadata", f"expected a map, got {type(metadata).__name__}")
     if not all(isinstance(key, str) for key in metadata):
         raise InvalidRecordError("metadata", "keys must be strings")
+    _check_depth(metadata)  # before json.dumps, which recurses (RecursionError, not ours)
     try:
         text = json.dumps(dict(metadata), allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
@@ -312,6 +321,21 @@ def normalize_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
         raise InvalidRecordError("metadata", f"over {MAX_METADATA_BYTES} bytes as JSON")
     result: dict[str, Any] = json.loads(text)
     return result
+
+
+def _check_depth(metadata: Mapping[str, Any]) -> None:
+    """Refuse nesting past :data:`MAX_METADATA_DEPTH` without recursing (cycles included)."""
+    stack: list[tuple[Any, int]] = [(metadata, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_METADATA_DEPTH:
+            raise InvalidRecordError(
+                "metadata", f"nested deeper than {MAX_METADATA_DEPTH} levels (DynamoDB's limit)"
+            )
+        children = value.values() if isinstance(value, Mapping) else value
+        for child in children:
+            if isinstance(child, Mapping | list | tuple):
+                stack.append((child, depth + 1))
 
 
 def check_timestamp(value: object, name: str) -> float:

@@ -23,8 +23,10 @@ connection is gone. No transactions are used (dynalite has none), so every serve
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -41,6 +43,7 @@ from wsgate.registry.base import (
     check_timestamp,
     check_ttl,
     check_update,
+    normalize_metadata,
 )
 from wsgate.registry.dynamodb_access import TableAccess
 from wsgate.registry.dynamodb_groups import Groups
@@ -60,6 +63,16 @@ _TOUCH_CACHE: Final = 10_000
 
 _UPDATE_NAMES: Final = {"user_id": "#u", "expires_at": "#ex", "endpoint": "#ep"}
 """Expression attribute names of the fields ``update`` sets or clears."""
+
+_LIVE: Final = "attribute_exists(#pk) AND #ex > :now"
+"""Condition of every update: the connection exists and has not expired."""
+
+_MERGE_ATTEMPTS: Final = 10
+"""Reads and conditional writes of one metadata merge racing other writers."""
+
+
+def _revision() -> str:
+    return uuid.uuid4().hex
 
 
 class DynamoDBRegistry:
@@ -191,6 +204,7 @@ class DynamoDBRegistry:
         )
         now = args.now
         sets = {"#ca": args.connected_at, "#la": now, "#md": args.metadata, "#ex": args.expires_at}
+        sets["#mr"] = _revision()
         removes = []
         for name, value in (("#u", args.user_id), ("#ep", args.endpoint)):
             if value is None:
@@ -238,7 +252,8 @@ class DynamoDBRegistry:
         merge_metadata: bool = False,
     ) -> Connection:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.update`. One conditional
-        UpdateItem (plus one per room/topic when ``expires_at`` changes)."""
+        UpdateItem (plus one per room/topic when ``expires_at`` changes); a metadata merge
+        reads the item first (consistent GetItem) to check the merged map's limits."""
         args = check_update(
             connection_id,
             user_id=user_id,
@@ -254,34 +269,67 @@ class DynamoDBRegistry:
                 removes.append(name)
             else:
                 sets[name] = checked
-        extra_names: dict[str, str] = {}
-        if args.metadata is not None:
-            if merge_metadata:
-                for index, (key, value) in enumerate(args.metadata.items()):
-                    extra_names[f"#mk{index}"] = key
-                    sets[f"#md.#mk{index}"] = value
-            else:
+        if args.metadata is not None and merge_metadata:
+            record = self._merge(connection_id, sets, removes, args.metadata)
+        else:
+            if args.metadata is not None:
                 sets["#md"] = args.metadata
-        if not sets and not removes:
-            record = self.get(connection_id)
-            if record is None:
-                raise ConnectionNotFound(connection_id)
-            return record
-        try:
-            record = self._table.update(
-                connection_id,
-                sets,
-                removes,
-                "attribute_exists(#pk) AND #ex > :now",
-                time.time(),
-                extra_names,
-            )
-        except ConditionFailed:
-            raise ConnectionNotFound(connection_id) from None
+                sets["#mr"] = _revision()
+            if not sets and not removes:
+                found = self.get(connection_id)
+                if found is None:
+                    raise ConnectionNotFound(connection_id)
+                return found
+            try:
+                record = self._table.update(connection_id, sets, removes, _LIVE, time.time())
+            except ConditionFailed:
+                raise ConnectionNotFound(connection_id) from None
         if "#ex" in sets or "endpoint" in args.fields:
             keys = self._codec.membership_keys(record)
             self._table.refresh(keys, record.expires_at, record.endpoint)
         return record
+
+    def _merge(
+        self,
+        connection_id: str,
+        sets: dict[str, Any],
+        removes: list[str],
+        metadata: dict[str, Any],
+    ) -> Connection:
+        """``update(merge_metadata=True)``: read, merge and check, then write if unchanged.
+
+        The merged map is checked like any metadata (size, nesting) before the write; the
+        write is conditional on the metadata revision being the one read (every metadata
+        write sets a fresh one), and a concurrent change makes it read and merge again.
+        """
+        name = self.layout.metadata_revision
+        for attempt in range(_MERGE_ATTEMPTS):
+            if attempt:
+                # Full jitter, so merges racing on one connection stop colliding.
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+            item = self._table.call(
+                "get_item", Key=self._codec.key(connection_id), ConsistentRead=True
+            ).get("Item")
+            current = self._codec.record(item) if item is not None else None
+            if item is None or current is None or current.expires_at <= time.time():
+                raise ConnectionNotFound(connection_id)
+            merged = normalize_metadata({**current.metadata, **metadata})
+            seen = item.get(name)
+            same = "#mr = :seen" if seen is not None else "attribute_not_exists(#mr)"
+            try:
+                return self._table.update(
+                    connection_id,
+                    {**sets, "#md": merged, "#mr": _revision()},
+                    removes,
+                    f"{_LIVE} AND {same}",
+                    time.time(),
+                    condition_values={":seen": seen} if seen is not None else None,
+                )
+            except ConditionFailed:
+                continue  # changed, deleted or expired since the read: look again
+        raise RegistryUnavailable(
+            f"metadata of {connection_id} kept changing during {_MERGE_ATTEMPTS} merges"
+        )
 
     def delete(self, connection_id: str) -> bool:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.delete`. One DeleteItem, plus a

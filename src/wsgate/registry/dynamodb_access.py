@@ -58,13 +58,17 @@ class TableAccess:
         condition: str,
         now: float,
         extra_names: Mapping[str, str] | None = None,
+        condition_values: Mapping[str, Any] | None = None,
     ) -> Connection:
         """A conditional UpdateItem of a connection item, returning the new record.
+
+        ``condition_values`` are attribute values (already in DynamoDB's form) the condition
+        refers to, e.g. ``{":old": item["metadata"]}``.
 
         Raises:
             ConditionFailed: ``condition`` was false.
         """
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(condition_values or {})
         assignments = []
         for index, (path, value) in enumerate(sets.items()):
             values[f":v{index}"] = encode_value(value)

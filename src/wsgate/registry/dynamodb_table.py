@@ -28,6 +28,8 @@ class TableLayout:
     connected_at: str = "connectedAt"
     last_activity: str = "lastActivity"
     metadata: str = "metadata"
+    #: A fresh token on every metadata write: a metadata merge writes only if it is unchanged.
+    metadata_revision: str = "metadataRevision"
     expires_at: str = "expiresAt"
     endpoint: str = "endpoint"
     rooms: str = "rooms"
@@ -52,6 +54,7 @@ class TableCodec:
             "#ca": lay.connected_at,
             "#la": lay.last_activity,
             "#md": lay.metadata,
+            "#mr": lay.metadata_revision,
             "#ex": lay.expires_at,
             "#ep": lay.endpoint,
             "#rooms": lay.rooms,

@@ -158,7 +158,17 @@ class Sender:
         self.transport = self._make_transport(
             transport, region, provider, timeout, ssl_context, max_concurrency
         )
-        self._engine = _engine_for(self.transport)
+
+    @property
+    def transport(self) -> Transport:
+        """The transport; assigning one also picks its engine (by its ``synchronous``
+        capability)."""
+        return self._transport
+
+    @transport.setter
+    def transport(self, value: Transport) -> None:
+        self._transport = value
+        self._engine = _engine_for(value)
 
     @staticmethod
     def _make_transport(

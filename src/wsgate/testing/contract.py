@@ -66,6 +66,9 @@ class RegistryContract(PagedLookupContract):
     many: ClassVar[int] = 1050
     #: Writer threads in the concurrency tests.
     writers: ClassVar[int] = 8
+    #: Whether the store applies a conditional write atomically (DynamoDB and dynalite do;
+    #: moto_server checks and writes without a lock, so racing conditional writes both pass).
+    atomic_conditions: ClassVar[bool] = True
 
     # --- store / get -----------------------------------------------------------------------
 
@@ -190,6 +193,51 @@ class RegistryContract(PagedLookupContract):
         assert updated.metadata == {"a": 1, "b": {"y": 2}, "c": 3}
         got = registry.get("c1")
         assert got is not None and got.metadata == updated.metadata
+
+    def test_merged_metadata_keeps_the_size_limit(self, registry: ConnectionRegistry) -> None:
+        chunk = "x" * 20_000  # four of these pass 64 KiB; each merge alone is small
+        registry.store("c1", metadata={"k0": chunk})
+        for n in (1, 2):
+            registry.update("c1", metadata={f"k{n}": chunk}, merge_metadata=True)
+        with pytest.raises(InvalidRecordError) as info:
+            for n in range(3, 8):
+                registry.update("c1", metadata={f"k{n}": chunk}, merge_metadata=True)
+        assert info.value.field == "metadata"
+        got = registry.get("c1")
+        assert got is not None and sorted(got.metadata) == ["k0", "k1", "k2"]  # nothing written
+        replaced = registry.update("c1", metadata={"k0": "small"}, merge_metadata=True)
+        assert replaced.metadata["k0"] == "small"  # a merge that shrinks it still works
+
+    def test_deep_metadata_is_an_invalid_record(self, registry: ConnectionRegistry) -> None:
+        from wsgate.registry.base import MAX_METADATA_DEPTH
+
+        def nested(levels: int) -> dict[str, Any]:
+            value: dict[str, Any] = {"leaf": 1}
+            for _ in range(levels - 1):
+                value = {"n": value}
+            return value
+
+        very_deep = nested(100_000)  # json.dumps would raise RecursionError on it
+        with pytest.raises(InvalidRecordError) as info:
+            registry.store("c1", metadata=very_deep)
+        assert info.value.field == "metadata"
+        assert registry.count() == 0
+        limit = nested(MAX_METADATA_DEPTH)  # DynamoDB's limit: 31 containers around a value
+        registry.store("c1", metadata=limit)
+        got = registry.get("c1")
+        assert got is not None and got.metadata == limit
+        for deep in (nested(MAX_METADATA_DEPTH + 1), very_deep):
+            with pytest.raises(InvalidRecordError):
+                registry.update("c1", metadata=deep)
+            with pytest.raises(InvalidRecordError):
+                registry.update("c1", metadata={"more": deep}, merge_metadata=True)
+        listed: list[Any] = ["leaf"]
+        for _ in range(MAX_METADATA_DEPTH - 1):
+            listed = [listed]  # lists count as levels too
+        with pytest.raises(InvalidRecordError):
+            registry.update("c1", metadata={"l": listed})
+        got = registry.get("c1")
+        assert got is not None and got.metadata == limit  # nothing was written
 
     def test_update_user_moves_the_user_index(self, registry: ConnectionRegistry) -> None:
         registry.store("c1", user_id="alice")
@@ -419,6 +467,24 @@ class RegistryContract(PagedLookupContract):
         assert registry.count() == len(expected)
         for i in range(self.writers):
             assert len(registry.by_user(f"user{i}")) == per_writer // 2
+
+    def test_concurrent_merges_into_one_connection_lose_nothing(
+        self, registry: ConnectionRegistry
+    ) -> None:
+        if not self.atomic_conditions:
+            pytest.skip("the server does not apply conditional writes atomically")
+        registry.store("c1", metadata={"start": True})
+        per_writer = 5
+
+        def writer(index: int) -> None:
+            for n in range(per_writer):
+                registry.update("c1", metadata={f"w{index}-{n}": n}, merge_metadata=True)
+
+        _run_threads(writer, 4)
+        got = registry.get("c1")
+        assert got is not None
+        expected = {f"w{i}-{n}" for i in range(4) for n in range(per_writer)} | {"start"}
+        assert set(got.metadata) == expected
 
     def test_concurrent_join_and_delete_leave_no_dangling_members(
         self, registry: ConnectionRegistry

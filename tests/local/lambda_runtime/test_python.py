@@ -12,6 +12,7 @@ import pytest
 
 import wsgate
 from wsgate.local.lambda_runtime import FunctionPool
+from wsgate.local.lambda_runtime.launch import DUMMY_CREDENTIALS
 
 from .conftest import APP, LogLines
 
@@ -56,7 +57,7 @@ def test_context_fields_and_remaining_time(make_pool: FnFactory) -> None:
     assert ids[3] == "arn:aws:lambda:us-east-1:123456789012:function:Ctx"
     assert ids[4] == "128" and ids[5] == "/aws/lambda/Ctx"
     assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", ids[6])
-    assert 3000 < result.payload["before"] <= 5000
+    assert 1000 < result.payload["before"] <= 5000  # generous: a loaded machine
     assert result.payload["after"] <= result.payload["before"] - 250
 
 
@@ -219,7 +220,7 @@ def test_boto3_imports_in_the_function(make_pool: FnFactory) -> None:
     )
     result = pool.invoke({})
     assert result.error is None, result.error
-    assert result.payload == ["us-east-1", os.environ.get("X", "ASIAWSGATELOCAL00000")]
+    assert result.payload == ["us-east-1", DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]]
 
 
 def test_logs_are_prefixed_with_the_function_name(make_pool: FnFactory, logs: LogLines) -> None:

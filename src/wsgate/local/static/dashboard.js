@@ -50,7 +50,7 @@
       actions.append(
         button("Messages", "show", () => { selected = c.connectionId; $("filter-label").textContent = `(${c.connectionId})`; renderMessages(); refresh(); }),
         text(" "),
-        button("Disconnect", "disconnect", async () => { await call("DELETE", "connections/" + encodeURIComponent(c.connectionId)); refresh(); }),
+        button("Disconnect", "disconnect", async () => { const { status, data } = await call("DELETE", "connections/" + encodeURIComponent(c.connectionId)); if (status >= 400 && data && data.message) $("send-result").textContent = data.message; refresh(); }),
       );
       body.append(tr);
       const opt = document.createElement("option");
@@ -82,9 +82,38 @@
     for (const m of messages) if (!selected || m.connectionId === selected) appendMessage(m);
   }
 
+  function renderPresence(rooms) {
+    const box = $("presence");
+    box.replaceChildren();
+    const names = Object.keys(rooms || {});
+    for (const room of names) {
+      const div = document.createElement("div");
+      div.className = "presence-room";
+      div.dataset.room = room;
+      const h = document.createElement("h3");
+      h.textContent = `${room} (${rooms[room].length})`;
+      const ul = document.createElement("ul");
+      for (const m of rooms[room]) {
+        const li = document.createElement("li");
+        li.className = "member";
+        li.dataset.user = m.userId;
+        const data = Object.keys(m.data || {}).length ? " " + JSON.stringify(m.data) : "";
+        li.textContent = `${m.userId}${data} · ${m.connections.length} connection(s) · since ${time(m.since)}`;
+        ul.append(li);
+      }
+      div.append(h, ul);
+      box.append(div);
+    }
+    $("presence-count").textContent = names.length;
+    $("presence-empty").hidden = names.length > 0;
+  }
+
   async function refresh() {
     const { status, data } = await call("GET", "connections");
-    if (status === 200) renderConnections(data.connections);
+    if (status === 200) {
+      renderConnections(data.connections);
+      renderPresence(data.presence);
+    }
     return data;
   }
   function refreshSoon() {
@@ -133,9 +162,36 @@
     feed.addEventListener("disconnect", (e) => { const d = JSON.parse(e.data); addMessage({ connectionId: d.connectionId, text: `${d.connectionId} disconnected (${d.code} ${d.reason})` }); refreshSoon(); });
     feed.addEventListener("message", (e) => { addMessage(JSON.parse(e.data)); refreshSoon(); });
     feed.addEventListener("faults", () => loadFaults());
+    feed.addEventListener("metrics", (e) => renderMetrics(JSON.parse(e.data).totals));
+  }
+
+  async function loadInfo() {
+    // Read-only beyond loopback, and signed-only with --verify-signatures: say so, grey out.
+    const { status, data } = await call("GET", "info");
+    if (status !== 200 || data.actions) return;
+    $("actions-note").textContent = data.note;
+    $("actions-note").hidden = false;
+    for (const el of document.querySelectorAll("#send-form button, #faults-form button, #faults-form input")) el.disabled = true;
+    document.body.classList.add("read-only");
+  }
+
+  function renderMetrics(totals) {
+    const names = Object.keys(totals);
+    if (!names.length) return;
+    $("metrics").textContent = names.map((n) => `${n} ${totals[n]}`).join(" · ");
+  }
+  async function loadMetrics() {
+    const { status, data } = await call("GET", "metrics");
+    if (status !== 200) return;
+    if (!data.onDashboard) { $("metrics").textContent = "Metrics go to stdout as EMF lines (--metrics)."; return; }
+    const totals = {};
+    for (const [name, m] of Object.entries(data.metrics)) totals[name] = m.value;
+    renderMetrics(totals);
   }
 
   refresh().then((data) => { if (data && data.recent) for (const m of data.recent) addMessage(m); });
+  loadInfo();
+  loadMetrics();
   loadFaults();
   openFeed();
 })();

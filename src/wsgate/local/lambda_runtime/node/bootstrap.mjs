@@ -18,6 +18,19 @@ const ROOT = process.env.LAMBDA_TASK_ROOT || process.cwd();
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 let currentRequestId = null;
 let answered = true;
+let keepAlive = null;
+
+// The runtime lives until it is killed, as Lambda's does, even when a handler's promise never
+// settles and nothing else is pending (the function then times out, it does not exit). The
+// handle is let go only while a callback result waits for the event loop to empty.
+function holdOpen() {
+  if (!keepAlive) keepAlive = setInterval(() => {}, 1 << 30);
+}
+
+function letGo() {
+  if (keepAlive) clearInterval(keepAlive);
+  keepAlive = null;
+}
 
 function splitAddress(address) {
   const at = address.lastIndexOf(":");
@@ -193,20 +206,56 @@ async function invoke(handler, next) {
       settle(error, result);
     }
   };
+  // "When the event loop is empty": Node.js says so with 'beforeExit' once nothing is pending.
+  let onIdle = null;
+  let idleRegistered = false;
+  const idleListener = () => {
+    idleRegistered = false;
+    holdOpen();
+    const run = onIdle;
+    onIdle = null;
+    if (run) run();
+  };
+  const whenIdle = (run) => {
+    onIdle = run;
+    if (!idleRegistered) {
+      idleRegistered = true;
+      letGo();
+      process.once("beforeExit", idleListener);
+    }
+  };
+  let context = null;
+  // A callback result is sent once the event loop is empty, unless the handler set
+  // context.callbackWaitsForEmptyEventLoop = false (then at once), as Lambda does.
+  const viaCallback = (error, result) => {
+    if (once) return;
+    if (context && context.callbackWaitsForEmptyEventLoop === false) {
+      finish(error ?? null, result);
+    } else {
+      once = true;
+      whenIdle(() => settle(error ?? null, result));
+    }
+  };
   try {
     const event = JSON.parse(next.body.toString("utf8"));
-    const context = makeContext(next.headers, finish);
-    const returned = handler(event, context, (error, result) => finish(error ?? null, result));
+    context = makeContext(next.headers, viaCallback);
+    const returned = handler(event, context, viaCallback);
     if (returned && typeof returned.then === "function") {
       returned.then((result) => finish(null, result), (error) => finish(error ?? new Error("rejected"), undefined));
-    } else if (handler.length < 3) {
-      // As on Lambda, a plain function's return value is not the result (no callback: null).
-      setImmediate(() => finish(null, undefined));
+    } else if (handler.length < 3 && !once) {
+      // As on Lambda, a plain function's return value is not its result: without a callback,
+      // the result is null once the event loop is empty.
+      whenIdle(() => finish(null, undefined));
     }
   } catch (error) {
     finish(error, undefined);
   }
   const { error, result } = await outcome;
+  if (idleRegistered) {
+    process.removeListener("beforeExit", idleListener);
+    idleRegistered = false;
+  }
+  holdOpen();
   answered = true;
   if (error !== null && error !== undefined) {
     await postError(requestId, error);
@@ -239,9 +288,7 @@ async function crash(kind, error) {
 }
 
 async function main() {
-  // The runtime lives until it is killed, as Lambda's does, even when a handler's promise never
-  // settles and nothing else is pending (the function then times out, it does not exit).
-  setInterval(() => {}, 1 << 30);
+  holdOpen();
   patchConsole();
   registerSdkFallback();
   process.on("uncaughtException", (error) => crash("Uncaught Exception", error));
