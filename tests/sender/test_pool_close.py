@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from wsgate.sender.http import ConnectionPool
+from wsgate.aws.http import ConnectionPool
 
 
 def test_a_connection_given_back_after_close_is_closed() -> None:

@@ -11,10 +11,10 @@ neither asyncio nor typing, and never boto3 or botocore.
 from __future__ import annotations
 
 from wsgate.aws.credentials import Credentials, DefaultCredentials, StaticCredentials
+from wsgate.aws.retry import RetryPolicy
 from wsgate.sender.broadcast import BroadcastResult, RecipientResult
 from wsgate.sender.endpoint import CustomDomainWarning, resolve_endpoint
 from wsgate.sender.http_transport import HttpTransport
-from wsgate.sender.retry import RetryPolicy
 from wsgate.sender.sender import Sender, encode_payload
 from wsgate.sender.transport import MAX_PAYLOAD_BYTES, ConnectionInfo
 
