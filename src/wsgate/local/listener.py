@@ -63,6 +63,7 @@ class Listener:
         self.sockets: list[socket.socket] = []
         self._waiting: dict[socket.socket, tuple[asyncio.TimerHandle, Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._unstarted: dict[asyncio.Task[Any], socket.socket] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed: asyncio.Future[None] | None = None
         self._last_refusal_log = -_REFUSAL_LOG_INTERVAL
@@ -171,10 +172,18 @@ class Listener:
         assert self._loop is not None
         task = self._loop.create_task(self._connect(conn, context))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._unstarted[task] = conn
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        conn = self._unstarted.pop(task, None)
+        if conn is not None:
+            conn.close()  # cancelled before its first step: the socket is still ours
 
     async def _connect(self, conn: socket.socket, context: ssl.SSLContext | None) -> None:
         assert self._loop is not None
+        self._unstarted.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         try:
             if context is None:
                 await self._loop.connect_accepted_socket(self._factory, conn)
@@ -222,8 +231,11 @@ class Listener:
             self._closed.set_result(None)
 
     async def wait_closed(self) -> None:
-        """Wait until connections that were being handed over are settled."""
+        """Wait until connections that were being handed over are settled (and closed)."""
         if self._tasks:
+            # A cancelled hand-over closes its transport (the socket goes in a callback queued
+            # before the task ends); one cancelled before it started closes its socket in
+            # _settled. Nothing is left for the garbage collector.
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def serve_forever(self) -> None:

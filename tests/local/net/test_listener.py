@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import http.client
 import logging
 import socket
@@ -14,6 +17,7 @@ import pytest
 
 from support import ThreadedEmulator
 from wsgate.local.invoke import AppSpec
+from wsgate.local.listener import Listener
 from wsgate.local.tls import LocalCA
 
 from .conftest import API_HOST
@@ -113,3 +117,55 @@ def test_the_api_hostname_is_accepted_as_host(tls_emulator: ThreadedEmulator) ->
     assert _status(tls_emulator.port, API_HOST.upper() + ":443") == 410
     assert _status(tls_emulator.port, "evil.example") == 403  # rebinding check still holds
     assert _status(tls_emulator.port, "other.execute-api.us-east-1.amazonaws.com") == 403
+
+
+class _Quiet(asyncio.Protocol):
+    pass
+
+
+def _open_server_sockets(port: int) -> list[socket.socket]:
+    """Sockets of this process still open on the server side of ``port``."""
+    gc.collect()
+    found = []
+    for obj in gc.get_objects():
+        if isinstance(obj, socket.socket) and obj.fileno() >= 0 and obj.family == socket.AF_INET:
+            with contextlib.suppress(OSError):
+                if obj.getsockname()[1] == port and obj.getpeername():
+                    found.append(obj)
+    return found
+
+
+def test_closing_the_listener_closes_every_socket_it_still_holds(ca: LocalCA) -> None:
+    async def scenario() -> list[socket.socket]:
+        listener = Listener(_Quiet, tls=ca.server_context(), handshake_timeout=30)
+        await listener.start("127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        loop = asyncio.get_running_loop()
+        clients = []
+        # One silent, one stalled in its TLS handshake, one handed over in the very turn the
+        # listener closes (its task never gets to run). Established connections belong to
+        # their protocol (the emulator aborts them), not to the listener.
+        for payload in (b"", b"\x16\x03\x01"):
+            client = socket.create_connection(("127.0.0.1", port))
+            client.sendall(payload)
+            clients.append(client)
+        await _wait(lambda: listener._waiting and listener._tasks, loop)
+        extra, peer = socket.socketpair()
+        extra.setblocking(False)
+        listener._hand_over(extra, None)
+        listener.close()
+        await listener.wait_closed()
+        leaked = _open_server_sockets(port)
+        for client in (*clients, peer):
+            client.close()
+        assert extra.fileno() == -1
+        return leaked
+
+    assert asyncio.run(scenario()) == []
+
+
+async def _wait(predicate: Callable[[], Any], loop: asyncio.AbstractEventLoop) -> None:
+    deadline = loop.time() + 10
+    while not predicate():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.01)

@@ -123,6 +123,27 @@ def test_queues_are_created_and_kept(services: LocalServices) -> None:
     assert attributes["Attributes"]["VisibilityTimeout"] == "45"
 
 
+def test_a_queue_that_exists_with_other_attributes_is_kept(
+    services: LocalServices, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = services.create_queues([QueueSpec("Q", "kept-queue", {"VisibilityTimeout": "45"})])
+    caplog.set_level(logging.INFO, logger="wsgate.local")
+    again = services.create_queues([QueueSpec("Q", "kept-queue", {"VisibilityTimeout": "60"})])
+    assert again == first
+    assert "queue kept-queue exists with other attributes; kept as it is" in caplog.text
+    sqs = services.client("sqs")
+    try:
+        attributes = sqs.get_queue_attributes(QueueUrl=first["Q"], AttributeNames=["All"])
+    finally:
+        sqs.close()
+    assert attributes["Attributes"]["VisibilityTimeout"] == "45"
+
+
+def test_a_bad_queue_definition_names_the_queue(services: LocalServices) -> None:
+    with pytest.raises(ConfigurationError, match="bad-queue"):
+        services.create_queues([QueueSpec("B", "bad-queue", {"FifoQueue": "true"})])  # no .fifo
+
+
 FUNCTION = textwrap.dedent(
     """
     import boto3
