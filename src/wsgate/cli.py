@@ -85,6 +85,13 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--workers", type=int, default=32, help="handler threads (32)")
     parser.add_argument(
+        "--fanout",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N wsgate.fanout workers on a local SQS queue (WSGATE_FANOUT_QUEUE_URL)",
+    )
+    parser.add_argument(
         "--no-compression", action="store_true", help="refuse permessage-deflate offers"
     )
     parser.add_argument("--no-dashboard", action="store_true", help="do not serve /_wsgate/")
@@ -240,9 +247,18 @@ def _serve(args: argparse.Namespace) -> int:
             print(
                 f"wsgate: TLS         https:// and wss:// on this port (CA {ca_bundle})", flush=True
             )
+        fanout = None
+        if args.fanout:
+            from wsgate.fanout.local import LocalFanout
+
+            fanout = LocalFanout(args.fanout, endpoint=args.aws_endpoint)
+            await asyncio.get_running_loop().run_in_executor(None, fanout.start)
+            print(f"wsgate: fan-out     {args.fanout} workers on {fanout.queue_url}", flush=True)
         try:
             await emulator.serve_forever()
         finally:
+            if fanout is not None:
+                fanout.stop()
             await emulator.stop()
 
     try:

@@ -70,11 +70,13 @@ def test_requests_per_operation(counted: tuple[DynamoDBRegistry, RequestLog]) ->
     assert len(registry.by_user("alice")) == 3
     assert log.take() == ["Query"]
     registry.join("c1", "lobby")
-    assert log.take() == ["PutItem", "UpdateItem"]
+    assert log.take() == ["GetItem", "PutItem", "UpdateItem"]
     registry.join("c2", "lobby")
     log.take()
     assert len(registry.room_members("lobby")) == 2
     assert log.take() == ["Query", "BatchGetItem"]
+    assert len([m for page in registry.group_pages("room", "lobby") for m in page]) == 2
+    assert log.take() == ["Query"]  # ids-only: the index alone
     registry.rooms_of("c1")
     assert log.take() == ["GetItem"]
     registry.leave("c1", "lobby")
