@@ -333,3 +333,26 @@ def test_a_model_that_keeps_extra_fields_does_not_keep_the_routing_keys() -> Non
         ws.send_json({"action": "loose", "text": "t", "mood": "ok", "ackId": "x-1"})
         nothing_more(ws)
     assert got == [{"text": "t", "mood": "ok"}]
+
+
+def test_async_handlers_get_typed_bodies_and_return_models() -> None:
+    app = WebSocketApp()
+    calls: list[Any] = []
+
+    @app.route("shape")
+    async def shape(event: MessageEvent, body: m.Shape) -> None:
+        calls.append(body)
+
+    @app.route("person", two_way=True)
+    async def person(event: MessageEvent, body: m.Person) -> m.Reply:
+        calls.append(body)
+        return m.Reply(echoed=body.name, length=len(body.name))
+
+    with WebSocketTestClient(app) as client, client.connect() as ws:
+        ws.send_json({"action": "shape", "name": "s", "points": [{"x": 1, "y": 2}]})
+        ws.send_json({"action": "person", "name": "ada", "age": 36})
+        assert ws.receive_json() == {"echoed": "ada", "length": 3}
+        ws.send_json({"action": "person", "name": "x"})  # invalid: the handler never runs
+        assert ws.receive_json()["type"] == FRAME_TYPE
+        nothing_more(ws)
+    assert calls == [m.Shape(name="s", points=[m.Point(1, 2)]), m.Person(name="ada", age=36)]
