@@ -210,6 +210,8 @@ class WebSocketApp(Router):
 
         Read by the emulator (to run it before ``$connect``) and the template generator.
         """
+        if self._authorizer is None:
+            return None  # the common case, without importing the authorizer module
         from wsgate.auth.authorizer import RequestAuthorizer
 
         return self._authorizer if isinstance(self._authorizer, RequestAuthorizer) else None

@@ -9,9 +9,9 @@ and interprets the seed's ``ttl`` argument.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from wsgate import config
@@ -75,15 +75,18 @@ def expiry_from_ttl(ttl: object, now: float | None = None) -> int:
     now = time.time() if now is None else now
     if ttl is None:
         return int(now) + config.get_ttl()
-    if isinstance(ttl, timedelta):
-        seconds = ttl.total_seconds()
+    # Without ``datetime`` imported (a cold start) ``ttl`` is no datetime: no need to load it.
+    dt = sys.modules.get("datetime")
+    if dt is not None and isinstance(ttl, dt.timedelta):
+        seconds: float = ttl.total_seconds()
         if seconds < 0:
             raise InvalidRecordError("ttl", f"a negative duration: {ttl!r}")
         return math.ceil(now + seconds)
-    if isinstance(ttl, datetime):
+    if dt is not None and isinstance(ttl, dt.datetime):
         if ttl.tzinfo is None:
             raise InvalidRecordError("ttl", "a naive datetime; give it a timezone (UTC)")
-        return int(ttl.timestamp())
+        stamp: float = ttl.timestamp()
+        return int(stamp)
     if isinstance(ttl, bool) or not isinstance(ttl, int | float):
         raise InvalidRecordError(
             "ttl", f"expected seconds (a duration or epoch seconds), got {type(ttl).__name__}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from wsgate.exceptions import ConfigurationError
 from wsgate.registry.base import DEFAULT_TTL, UNSET, Connection, ConnectionRegistry, Unset
@@ -73,6 +72,8 @@ def open_registry(
     Raises:
         ConfigurationError: The URL's scheme is unknown or it lacks a path or table name.
     """
+    from urllib.parse import parse_qsl, unquote, urlsplit  # only here: off a cold start
+
     parts = urlsplit(url)
     query: dict[str, str] = dict(parse_qsl(parts.query))
     lifetime = _ttl(ttl, query.pop("ttl", None))

@@ -22,9 +22,9 @@ import json
 import math
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
 
+from wsgate.aws.record import Record
 from wsgate.exceptions import InvalidRecordError
 
 __all__ = [
@@ -70,9 +70,12 @@ class Unset(enum.Enum):
 UNSET: Final = Unset.UNSET
 
 
-@dataclass(frozen=True, slots=True)
-class Connection:
+class Connection(Record):
     """One connection as the registry stores it. Immutable: registries return new records.
+
+    Equal by value (every field), hashable (by every field but ``metadata``), printable and
+    matchable by field, like the frozen dataclass it used to be; :meth:`replace` returns a copy
+    with some fields changed.
 
     Attributes:
         connection_id: API Gateway's connection id.
@@ -86,15 +89,85 @@ class Connection:
         topics: Topics it subscribes to.
     """
 
+    # A plain class, not a dataclass: ``dataclasses`` (and the ``inspect`` it loads) would be
+    # most of a cold ``$connect``'s import time.
+    __slots__ = (
+        "connected_at",
+        "connection_id",
+        "endpoint",
+        "expires_at",
+        "last_activity",
+        "metadata",
+        "rooms",
+        "topics",
+        "user_id",
+    )
+    __match_args__ = (
+        "connection_id",
+        "user_id",
+        "connected_at",
+        "last_activity",
+        "metadata",
+        "expires_at",
+        "endpoint",
+        "rooms",
+        "topics",
+    )
+
     connection_id: str
-    user_id: str | None = None
-    connected_at: float = 0.0
-    last_activity: float = 0.0
-    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
-    expires_at: int = 0
-    endpoint: str | None = None
-    rooms: frozenset[str] = frozenset()
-    topics: frozenset[str] = frozenset()
+    user_id: str | None
+    connected_at: float
+    last_activity: float
+    metadata: dict[str, Any]
+    expires_at: int
+    endpoint: str | None
+    rooms: frozenset[str]
+    topics: frozenset[str]
+
+    def __init__(
+        self,
+        connection_id: str,
+        user_id: str | None = None,
+        connected_at: float = 0.0,
+        last_activity: float = 0.0,
+        metadata: dict[str, Any] | None = None,
+        expires_at: int = 0,
+        endpoint: str | None = None,
+        rooms: frozenset[str] = frozenset(),
+        topics: frozenset[str] = frozenset(),
+    ) -> None:
+        init = object.__setattr__
+        init(self, "connection_id", connection_id)
+        init(self, "user_id", user_id)
+        init(self, "connected_at", connected_at)
+        init(self, "last_activity", last_activity)
+        init(self, "metadata", {} if metadata is None else metadata)
+        init(self, "expires_at", expires_at)
+        init(self, "endpoint", endpoint)
+        init(self, "rooms", rooms)
+        init(self, "topics", topics)
+
+    def __hash__(self) -> int:
+        # The metadata dict is compared but not hashed (it is not hashable).
+        return hash(
+            tuple(getattr(self, name) for name in self.__match_args__ if name != "metadata")
+        )
+
+    def __reduce__(self) -> tuple[type[Connection], tuple[Any, ...]]:
+        return (type(self), self._fields())
+
+    def replace(self, **changes: Any) -> Connection:
+        """A copy with the given fields changed (as ``dataclasses.replace`` did).
+
+        Raises:
+            TypeError: A name is not a field of the record.
+        """
+        unknown = changes.keys() - set(self.__match_args__)
+        if unknown:
+            raise TypeError(f"Connection has no field(s) {sorted(unknown)}")
+        values = {name: getattr(self, name) for name in self.__match_args__}
+        values.update(changes)
+        return type(self)(**values)
 
     def is_live(self, now: float | None = None) -> bool:
         """Whether the record has not expired at ``now`` (default: the current time)."""
@@ -362,8 +435,7 @@ def check_ttl(value: object) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class StoreFields:
+class StoreFields(Record):
     """The checked arguments of ``store``, with its defaults filled in (see :func:`check_store`).
 
     Attributes:
@@ -376,6 +448,25 @@ class StoreFields:
         expires_at: ``expires_at`` as given, else ``int(now) + ttl``.
     """
 
+    __slots__ = (
+        "connected_at",
+        "connection_id",
+        "endpoint",
+        "expires_at",
+        "metadata",
+        "now",
+        "user_id",
+    )
+    __match_args__ = (
+        "connection_id",
+        "user_id",
+        "metadata",
+        "endpoint",
+        "now",
+        "connected_at",
+        "expires_at",
+    )
+
     connection_id: str
     user_id: str | None
     metadata: dict[str, Any]
@@ -383,6 +474,25 @@ class StoreFields:
     now: float
     connected_at: float
     expires_at: int
+
+    def __init__(
+        self,
+        connection_id: str,
+        user_id: str | None,
+        metadata: dict[str, Any],
+        endpoint: str | None,
+        now: float,
+        connected_at: float,
+        expires_at: int,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "connection_id", connection_id)
+        init(self, "user_id", user_id)
+        init(self, "metadata", metadata)
+        init(self, "endpoint", endpoint)
+        init(self, "now", now)
+        init(self, "connected_at", connected_at)
+        init(self, "expires_at", expires_at)
 
 
 def check_store(
@@ -416,8 +526,7 @@ def check_store(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateFields:
+class UpdateFields(Record):
     """The checked arguments of ``update`` (see :func:`check_update`).
 
     Attributes:
@@ -426,8 +535,18 @@ class UpdateFields:
         metadata: The new metadata map, normalised, or ``None`` when it was not given.
     """
 
+    __slots__ = ("fields", "metadata")
+    __match_args__ = ("fields", "metadata")
+
     fields: dict[str, Any]
     metadata: dict[str, Any] | None
+
+    def __init__(self, fields: dict[str, Any], metadata: dict[str, Any] | None) -> None:
+        object.__setattr__(self, "fields", fields)
+        object.__setattr__(self, "metadata", metadata)
+
+    def __hash__(self) -> int:
+        raise TypeError("unhashable type: 'UpdateFields'")
 
 
 def check_update(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Iterator
 from typing import Any, Final
@@ -37,6 +36,8 @@ def parallel_scan(client: Any, request: dict[str, Any], segments: int) -> Iterat
     if segments <= 1:
         yield from _pages(client, request)
         return
+    import queue  # only for a parallel scan: off the cold path
+
     results: queue.Queue[Any] = queue.Queue(maxsize=segments * 2)
     stop = threading.Event()
 
