@@ -10,13 +10,16 @@ and prune the gone ones.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from wsgate import config
 from wsgate._gateway.records import recipient_id
 from wsgate.exceptions import ConnectionGoneError, RegistryError
 
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from wsgate.sender import BroadcastResult, Sender
 
 __all__ = [

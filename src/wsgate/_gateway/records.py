@@ -12,14 +12,21 @@ import math
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
 
 from wsgate import config
 from wsgate.exceptions import InvalidRecordError
 
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     from wsgate.events import WebSocketEvent
     from wsgate.registry.base import Connection
+
+    # A connection as the seed's functions return it (see :func:`to_dict`).
+    ConnectionDict = dict[str, Any]
+else:  # the same alias at run time, without typing's Any
+    ConnectionDict = dict[str, object]
 
 __all__ = [
     "ABSOLUTE_TTL_THRESHOLD",
@@ -32,9 +39,6 @@ __all__ = [
     "to_dict",
     "to_dicts",
 ]
-
-ConnectionDict = dict[str, Any]
-"""A connection as the seed's functions return it (see :func:`to_dict`)."""
 
 ABSOLUTE_TTL_THRESHOLD: Final = 1_000_000_000
 """``ttl`` values at or above this (2001-09-09 as epoch seconds) are absolute expiry times;

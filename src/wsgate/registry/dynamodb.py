@@ -26,7 +26,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final
 
 from wsgate.exceptions import ConfigurationError, ConnectionNotFound, RegistryUnavailable
 from wsgate.registry.base import (
@@ -50,7 +49,11 @@ from wsgate.registry.dynamodb_items import (
 )
 from wsgate.registry.dynamodb_table import TableCodec, TableLayout, create_table
 
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = ["DynamoDBRegistry", "TableLayout"]

@@ -9,12 +9,15 @@ also drop any membership whose connection is gone or no longer lists the group.
 from __future__ import annotations
 
 import time
-from typing import Final
 
 from wsgate.exceptions import ConnectionNotFound
 from wsgate.registry.base import Connection, check_id
 from wsgate.registry.dynamodb_access import TableAccess
 from wsgate.registry.dynamodb_items import ConditionFailed, encode_value
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["Groups"]
 

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Final
 
 from wsgate.aws.dynamodb import error_code, service_errors
 from wsgate.exceptions import InvalidRecordError, RegistryError, RegistryUnavailable
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any, Final
+
+    AttributeValue = dict[str, Any]
+else:  # the same alias at run time, without typing's Any
+    AttributeValue = dict[str, object]
 
 __all__ = [
     "BATCH_GET",
@@ -30,7 +37,6 @@ __all__ = [
 BATCH_WRITE: Final = 25  # BatchWriteItem's limit
 BATCH_GET: Final = 100  # BatchGetItem's limit
 
-AttributeValue = dict[str, Any]
 Key = dict[str, AttributeValue]
 
 

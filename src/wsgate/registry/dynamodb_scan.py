@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any, Final
 
 from wsgate.registry.dynamodb_items import call
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["parallel_scan"]
 

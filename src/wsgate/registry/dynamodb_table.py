@@ -6,13 +6,16 @@ import re
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from wsgate.aws.dynamodb import service_errors
 from wsgate.aws.record import Record
 from wsgate.exceptions import RegistryError, RegistryUnavailable
 from wsgate.registry.base import Connection
 from wsgate.registry.dynamodb_items import call, decode_map, encode_value
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["TableCodec", "TableLayout", "create_table"]
 
