@@ -5,6 +5,7 @@ import handler
 ROUTES = {
     "$connect": handler.connect,
     "echo": handler.echo,
+    "post": handler.post,
     "join": handler.join,
     "broadcast": handler.broadcast,
 }

@@ -5,6 +5,7 @@ import os
 import boto3
 
 _table = None
+_clients = {}
 
 
 def _members():
@@ -27,10 +28,29 @@ def join(event, context):
     return {"statusCode": 200, "body": "joined"}
 
 
-def broadcast(event, context):
+def _management(event):
+    # serverless-offline is told its plain-HTTP endpoint; wsgate's in-process baseline uses
+    # WSGATE_ENDPOINT; a template function builds it as most apps do, from the event.
     ctx = event["requestContext"]
-    endpoint = os.environ.get("WSGATE_ENDPOINT") or f"https://{ctx['domainName']}/{ctx['stage']}"
-    client = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint)
+    endpoint = (
+        os.environ.get("MANAGEMENT_ENDPOINT")
+        or os.environ.get("WSGATE_ENDPOINT")
+        or f"https://{ctx['domainName']}/{ctx['stage']}"
+    )
+    if endpoint not in _clients:
+        _clients[endpoint] = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint)
+    return _clients[endpoint]
+
+
+def post(event, context):
+    """The reply most apps send: post_to_connection back to the sender (one-way route)."""
+    connection = event["requestContext"]["connectionId"]
+    _management(event).post_to_connection(ConnectionId=connection, Data=event["body"].encode())
+    return {"statusCode": 200}
+
+
+def broadcast(event, context):
+    client = _management(event)
     scan = {"ProjectionExpression": "connectionId"}
     while True:
         page = _members().scan(**scan)

@@ -65,7 +65,10 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--region", help="AWS region of a template run (us-east-1)")
     parser.add_argument(
-        "--no-tls", action="store_true", help="template run: plain HTTP/WebSocket only"
+        "--no-tls",
+        action="store_true",
+        help="plain HTTP/WebSocket only; a TLS handshake is refused at once (default: the port "
+        "answers https:// and wss:// too, with a certificate from a local CA)",
     )
     parser.add_argument("--reload", action="store_true", help="re-import APP on code change")
     parser.add_argument(
@@ -81,6 +84,13 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--max-duration", type=float, default=7200.0, help="hard close, seconds (7200)"
     )
     parser.add_argument("--workers", type=int, default=32, help="handler threads (32)")
+    parser.add_argument(
+        "--fanout",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N wsgate.fanout workers on a local SQS queue (WSGATE_FANOUT_QUEUE_URL)",
+    )
     parser.add_argument(
         "--no-compression", action="store_true", help="refuse permessage-deflate offers"
     )
@@ -201,6 +211,20 @@ def _serve(args: argparse.Namespace) -> int:
         if warning:
             print(f"wsgate: WARNING: {warning}", file=sys.stderr, flush=True)
         return serve_template(args, config, _run_on_sender_loop)
+    ca_bundle = None
+    if not args.no_tls:
+        # https://{domainName}/{stage} reaches the emulator too, as it does AWS.
+        from dataclasses import replace
+
+        from wsgate.local.tls import LocalCA
+
+        try:
+            ca = LocalCA.load_or_create()
+        except ConfigurationError as exc:
+            print(f"wsgate: {exc} (or run with --no-tls)", file=sys.stderr)
+            return 2
+        config = replace(config, tls=ca.server_context())
+        ca_bundle = ca.ca_bundle
     emulator = Emulator(args.app, config, template=args.template, reload=args.reload)
 
     async def run() -> None:
@@ -219,9 +243,22 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"wsgate: WebSocket   {emulator.ws_url}", flush=True)
         print(f"wsgate: @connections {emulator.endpoint}/@connections/{{id}}", flush=True)
         print(f"wsgate: dashboard   {emulator.dashboard_url}_wsgate/", flush=True)
+        if ca_bundle is not None:
+            print(
+                f"wsgate: TLS         https:// and wss:// on this port (CA {ca_bundle})", flush=True
+            )
+        fanout = None
+        if args.fanout:
+            from wsgate.fanout.local import LocalFanout
+
+            fanout = LocalFanout(args.fanout, endpoint=args.aws_endpoint)
+            await asyncio.get_running_loop().run_in_executor(None, fanout.start)
+            print(f"wsgate: fan-out     {args.fanout} workers on {fanout.queue_url}", flush=True)
         try:
             await emulator.serve_forever()
         finally:
+            if fanout is not None:
+                fanout.stop()
             await emulator.stop()
 
     try:

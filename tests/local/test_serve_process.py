@@ -72,9 +72,13 @@ def _serve(
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"ws://127\.0\.0\.1:(\d+)/local", line)
-        assert match, line
+        lines = []
+        for _ in range(20):  # a first run may log the local CA's creation before the URL
+            lines.append(proc.stdout.readline())
+            match = re.search(r"ws://127\.0\.0\.1:(\d+)/local", lines[-1])
+            if match or not lines[-1]:
+                break
+        assert match, lines
         yield proc, int(match.group(1))
     finally:
         if proc.poll() is None:
@@ -157,3 +161,30 @@ def test_fault_flags_have_help_text() -> None:
     flags = {a.dest: a for a in serve._actions}
     for name in ("drop_disconnect", "throttle", "server_error", "latency_ms", "random_close"):
         assert flags[name].help, f"--{name.replace('_', '-')} has no help"
+
+
+def test_the_port_answers_tls_with_the_local_ca_and_no_tls_refuses_it(
+    app_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    monkeypatch.setenv("WSGATE_CA_DIR", str(tmp_path / "ca"))
+    with _serve(app_file) as (proc, port):
+        trusted = ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.pem"))
+        with connect(f"wss://127.0.0.1:{port}/local", ssl=trusted) as ws:
+            ws.send('{"action": "echo"}')
+            assert ws.recv(10) == 'echo {"action": "echo"}'
+        with connect(f"ws://127.0.0.1:{port}/local") as ws:  # plain on the same port
+            ws.send('{"action": "echo"}')
+            assert ws.recv(10) == 'echo {"action": "echo"}'
+        with pytest.raises(ssl.SSLCertVerificationError):  # verified: not any certificate
+            connect(f"wss://127.0.0.1:{port}/local", ssl=ssl.create_default_context())
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+    with _serve(app_file, "--no-tls") as (proc, port):
+        started = time.monotonic()
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            connect(f"wss://127.0.0.1:{port}/local", ssl=trusted, open_timeout=10)
+        assert time.monotonic() - started < 5  # refused at once, not a hang
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0

@@ -147,8 +147,28 @@ def ws_broadcast_to_users(user_ids: Iterable[str], data: Any) -> dict[str, bool]
 
 
 def ws_broadcast_to_room(room_id: str, data: Any) -> dict[str, bool]:
-    """Send one message to every member of a room; see :func:`ws_broadcast_message`."""
-    return ws_broadcast_message(config.get_registry().room_members(room_id), data)
+    """Send one message to every member of a room; see :func:`ws_broadcast_message`.
+
+    Reads the room with the ids-only paged lookup (ids and endpoints, a page at a time) and
+    posts each page while the next one loads, so sends start after the first page.
+    Returns ``{connection_id: delivered}`` in the room's id order.
+
+    Raises:
+        RegistryUnavailable: Reading a page failed (the pages before it were sent).
+        PayloadTooLargeError, ConfigurationError: As :func:`ws_broadcast_message`.
+    """
+    from wsgate.registry.paging import member_pages
+
+    pages = member_pages(config.get_registry(), "room", room_id)
+    sender = config.get_sender()
+    order: list[str] = []
+
+    def ids_of(page: list[Any]) -> list[Any]:
+        order.extend(member.connection_id for member in page)
+        return page
+
+    result = sender.broadcast_pages((ids_of(page) for page in pages), data)
+    return _outcome(sender, result, order)
 
 
 def ws_is_connection_alive(connection_id: str) -> bool:
@@ -207,7 +227,10 @@ def ws_get_management_client() -> Any:
 
 def _broadcast(recipients: list[Any], ids: list[str], data: Any) -> dict[str, bool]:
     sender = config.get_sender()
-    result: BroadcastResult = sender.broadcast(recipients, data)
+    return _outcome(sender, sender.broadcast(recipients, data), ids)
+
+
+def _outcome(sender: Sender, result: BroadcastResult, ids: list[str]) -> dict[str, bool]:
     if result.gone:
         _prune(sender, result.gone)
     delivered = result.to_dict()

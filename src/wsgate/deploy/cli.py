@@ -107,6 +107,8 @@ def _run(args: argparse.Namespace) -> int:
             architecture=args.architecture,
             api_name=args.api_name,
             metrics_namespace=args.metrics_namespace,
+            fanout=args.fanout,
+            fanout_concurrency=args.fanout_concurrency,
         )
         text = render_template(loaded.app, options, source=args.app)
     except WsgateError as exc:
@@ -141,4 +143,12 @@ def add_template_command(subparsers: argparse._SubParsersAction[argparse.Argumen
         "--handler", dest="lambda_handler", help="Lambda handler, module.attr (default: from APP)"
     )
     parser.add_argument("--metrics-namespace", default="wsgate", help="EMF namespace")
+    parser.add_argument(
+        "--fanout",
+        action="store_true",
+        help="hand large broadcasts to worker functions through SQS (docs/fanout.md)",
+    )
+    parser.add_argument(
+        "--fanout-concurrency", type=int, default=10, help="most fan-out workers at once"
+    )
     parser.set_defaults(handler=_run)

@@ -47,6 +47,11 @@ class TemplateOptions:
         architecture: ``arm64`` or ``x86_64``.
         api_name: The API's name; default: the app's ``name``, else the stack name.
         metrics_namespace: The EMF namespace the function writes to.
+        fanout: Add the hand-off to worker functions (``wsgate.fanout``): a FIFO queue, its
+            dead-letter queue, the worker function and its event source mapping.
+        fanout_handler: The worker's Lambda handler (``wsgate.fanout.worker``, or your
+            module's ``handler = wsgate.fanout.worker``).
+        fanout_concurrency: Most worker functions running at once (2-1000).
     """
 
     stage: str = "prod"
@@ -59,6 +64,9 @@ class TemplateOptions:
     architecture: str = "arm64"
     api_name: str | None = None
     metrics_namespace: str = "wsgate"
+    fanout: bool = False
+    fanout_handler: str = "wsgate.fanout.worker"
+    fanout_concurrency: int = 10
 
     def check(self) -> None:
         """Raise :class:`ConfigurationError` for a value AWS would refuse."""
@@ -72,5 +80,11 @@ class TemplateOptions:
             raise ConfigurationError(f"timeout {self.timeout} s: must be 1-900")
         if self.architecture not in ("arm64", "x86_64"):
             raise ConfigurationError(f"architecture {self.architecture!r}: arm64 or x86_64")
+        if not 2 <= self.fanout_concurrency <= 1000:
+            raise ConfigurationError(
+                f"fan-out concurrency {self.fanout_concurrency}: must be 2-1000"
+            )
+        if "." not in self.fanout_handler:
+            raise ConfigurationError(f"fan-out handler {self.fanout_handler!r}: module.attribute")
         if "." not in self.handler:
             raise ConfigurationError(f"handler {self.handler!r}: expected module.attribute")

@@ -143,6 +143,10 @@ def build_template(
     resources.update(routes)
     resources.update(stage_resources(routes, app.route_selection_expression, stage))
     resources.update(alarms(functions, stage))
+    if options.fanout or getattr(app, "fanout", False):
+        from wsgate.deploy.fanout import add_fanout_resources
+
+        add_fanout_resources(resources, options, table, environment)
     if getattr(app, "delivery", None) is not None:  # wsgate.delivery.enable(app, ...)
         from wsgate.delivery.deploy import add_delivery_resources
 

@@ -44,6 +44,10 @@ class AppSpec:
         authorizer: The app's ``$connect`` authorizer (``WebSocketApp.authorizer_config``),
             run by :func:`wsgate.local.authorizer.app_authorizer`; ``None`` without one.
         app: The ``WebSocketApp`` itself (its AsyncAPI document is served), or ``None``.
+        start: ``start(event)`` begins the same call as ``handler`` without blocking and
+            returns a future of its result, or ``None`` when it cannot (the call then runs
+            ``handler`` in a worker thread). Template apps use it for a warm function
+            instance: the call needs no worker thread while the function runs elsewhere.
     """
 
     handler: Handler
@@ -55,6 +59,7 @@ class AppSpec:
     source: Path | None = None
     authorizer: Any = None
     app: Any = None
+    start: Callable[[dict[str, Any]], Future[Any] | None] | None = None
 
     @classmethod
     def from_object(cls, obj: Any, *, template: str | Path | None = None) -> AppSpec:
@@ -238,17 +243,31 @@ class Invoker:
 
         self.in_flight += 1
         timer = loop.call_later(timeout, report, Outcome("timeout"))
-        try:
-            future = (self._control if control else self._pool).submit(call)
-        except RuntimeError as exc:  # the pool is shut down (the emulator is stopping)
-            report(Outcome("error", error=exc))
-            if released is not None:
-                released()
-            return
-        if not control:
-            self._queued.add(future)
+        future = self._start(app, event)
+        if future is None:
+            try:
+                future = (self._control if control else self._pool).submit(call)
+            except RuntimeError as exc:  # the pool is shut down (the emulator is stopping)
+                report(Outcome("error", error=exc))
+                if released is not None:
+                    released()
+                return
+            if not control:
+                self._queued.add(future)
         # A thread cannot be killed: after a timeout the handler runs on, its result dropped.
         future.add_done_callback(lambda f: _call_soon(loop, finished, f))
+
+    @staticmethod
+    def _start(app: AppSpec, event: dict[str, Any]) -> Future[Any] | None:
+        """The call already under way without a worker thread (``app.start``), if it can be."""
+        if app.start is None:
+            return None
+        try:
+            return app.start(event)
+        except Exception as exc:  # reported as the handler's own failure would be
+            failed: Future[Any] = Future()
+            failed.set_exception(exc)
+            return failed
 
     async def invoke(
         self,
@@ -287,6 +306,13 @@ class Invoker:
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[Any], None], arg: Any) -> None:
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:  # a worker thread
+        here = None
+    if here is loop:  # a call finished on the loop itself (AppSpec.start): report it now,
+        fn(arg)  # before whatever else this loop step writes (the Runtime API's own answer)
+        return
     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
         loop.call_soon_threadsafe(fn, arg)
 

@@ -11,6 +11,8 @@ Table design (details and costs in ``docs/registry.md``):
   ``userId``, so it is sparse and ``by_user`` is one Query.
 * GSI ``byGroup`` (``groupKey`` → ``connectionId``, keys only): only membership items carry
   ``groupKey``; ``room_members`` is one Query plus a consistent BatchGetItem per 100 members.
+  The index also projects ``endpoint`` and ``expiresAt``, so ``group_pages`` (what a
+  broadcast reads) is one Query per 1 MB page and nothing else.
 
 Writes that need a live connection are conditional (``attribute_exists`` and ``expiresAt >
 now``), so ``update`` never re-creates a deleted connection. ``join`` writes the membership item
@@ -48,6 +50,7 @@ from wsgate.registry.dynamodb_items import (
     encode_value,
 )
 from wsgate.registry.dynamodb_table import TableCodec, TableLayout, create_table
+from wsgate.registry.paging import Member, check_page_args
 
 TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
 
@@ -215,11 +218,16 @@ class DynamoDBRegistry:
         for _ in range(3):
             try:
                 # Upsert, keeping rooms and topics, unless the existing record has expired.
-                return self._table.update(
+                record = self._table.update(
                     connection_id, sets, removes, "attribute_not_exists(#pk) OR #ex > :now", now
                 )
             except ConditionFailed:
                 self._remove_expired(connection_id, now)
+                continue
+            if record.rooms or record.topics:  # a repeated store: memberships follow it
+                keys = self._codec.membership_keys(record)
+                self._table.refresh(keys, record.expires_at, record.endpoint)
+            return record
         raise RegistryUnavailable(f"could not store {connection_id!r}: it kept changing")
 
     def get(self, connection_id: str) -> Connection | None:
@@ -279,8 +287,9 @@ class DynamoDBRegistry:
                 record = self._table.update(connection_id, sets, removes, _LIVE, time.time())
             except ConditionFailed:
                 raise ConnectionNotFound(connection_id) from None
-        if "#ex" in sets:
-            self._table.retime(self._codec.membership_keys(record), record.expires_at)
+        if "#ex" in sets or "endpoint" in args.fields:
+            keys = self._codec.membership_keys(record)
+            self._table.refresh(keys, record.expires_at, record.endpoint)
         return record
 
     def _merge(
@@ -472,6 +481,24 @@ class DynamoDBRegistry:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.topics_of`. One GetItem."""
         record = self.get(connection_id)
         return record.topics if record else frozenset()
+
+    def group_pages(
+        self,
+        kind: str,
+        name: str,
+        *,
+        page_size: int | None = None,
+        after: str | None = None,
+    ) -> Iterator[list[Member]]:
+        """Ids-only pages of a room or topic (see :mod:`wsgate.registry.paging`): one Query on
+        ``byGroup`` per page (1 MB by default, or ``page_size`` items), reading only the index.
+
+        Raises:
+            InvalidRecordError: Bad arguments (before anything is read).
+        """
+        kind, name, size, cursor = check_page_args(kind, name, page_size, after)
+        groups = self._rooms if kind == "room" else self._topics
+        return groups.pages(name, size, cursor)
 
     # --- maintenance -----------------------------------------------------------------------
 

@@ -94,20 +94,40 @@ class TableAccess:
         )
         return self.codec.record(answer["Attributes"])
 
-    def retime(self, keys: Iterable[dict[str, Any]], expires_at: int) -> None:
-        """Set ``expiresAt`` on existing membership items (so DynamoDB TTL matches the record)."""
+    def refresh(
+        self, keys: Iterable[dict[str, Any]], expires_at: int, endpoint: str | None
+    ) -> None:
+        """Copy the record's expiry and endpoint onto existing membership items.
+
+        The group index projects both, so an ids-only lookup needs nothing else.
+        """
+        expression = "SET #ex = :ex, #ep = :ep" if endpoint else "SET #ex = :ex REMOVE #ep"
+        values: dict[str, Any] = {":ex": encode_value(expires_at)}
+        if endpoint:
+            values[":ep"] = {"S": endpoint}
         for key in keys:
             try:
                 self.call(
                     "update_item",
                     Key=key,
-                    UpdateExpression="SET #ex = :ex",
+                    UpdateExpression=expression,
                     ConditionExpression="attribute_exists(#pk)",
-                    ExpressionAttributeNames=self.codec.names_in("#ex #pk"),
-                    ExpressionAttributeValues={":ex": encode_value(expires_at)},
+                    ExpressionAttributeNames=self.codec.names_in("#ex #pk #ep"),
+                    ExpressionAttributeValues=values,
                 )
             except ConditionFailed:
                 continue
+
+    def query_pages(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The pages of one Query, each requested when the previous one has been used."""
+        request = dict(request, TableName=self.table_name)
+        while True:
+            page = call(self._client(), "query", **request)
+            yield page
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
 
     def batch_delete(self, keys: list[dict[str, Any]]) -> None:
         """Delete items with BatchWriteItem, 25 at a time, retrying unprocessed ones."""

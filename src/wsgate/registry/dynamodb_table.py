@@ -192,14 +192,19 @@ def create_table(
     client: Any, table_name: str, layout: TableLayout, *, wait: bool = True, ttl: bool = True
 ) -> None:
     """Create the connection table: key ``(connectionId, sk)``, GSIs ``byUser`` (projection
-    ALL) and ``byGroup`` (keys only), on-demand billing; then enable TTL on ``expiresAt``
-    where the server supports it.
+    ALL) and ``byGroup`` (keys plus ``endpoint`` and ``expiresAt``), on-demand billing; then
+    enable TTL on ``expiresAt`` where the server supports it.
 
     Raises:
         RegistryUnavailable: The table exists already or the server refused.
     """
     lay = layout
-    projection_keys = {"ProjectionType": "KEYS_ONLY"}
+    # Membership items carry what a broadcast needs, so an ids-only lookup reads the index
+    # alone: the endpoint, and the expiry to leave dead connections out.
+    projection_group = {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": [lay.endpoint, lay.expires_at],
+    }
     call(
         client,
         "create_table",
@@ -230,7 +235,7 @@ def create_table(
                     {"AttributeName": lay.group, "KeyType": "HASH"},
                     {"AttributeName": lay.connection_id, "KeyType": "RANGE"},
                 ],
-                "Projection": projection_keys,
+                "Projection": projection_group,
             },
         ],
     )

@@ -21,6 +21,7 @@ from wsgate.registry.base import (
     check_update,
     normalize_metadata,
 )
+from wsgate.registry.paging import DEFAULT_PAGE_SIZE, Member, check_page_args
 
 __all__ = ["MemoryRegistry"]
 
@@ -229,6 +230,45 @@ class MemoryRegistry:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.topics_of`."""
         record = self.get(connection_id)
         return record.topics if record else frozenset()
+
+    def group_pages(
+        self,
+        kind: str,
+        name: str,
+        *,
+        page_size: int | None = None,
+        after: str | None = None,
+    ) -> Iterator[list[Member]]:
+        """Ids-only pages of a room or topic (see :mod:`wsgate.registry.paging`).
+
+        The ids are sorted once; each page then keeps those still live members, so a member
+        that leaves during the lookup is not sent to after it left.
+
+        Raises:
+            InvalidRecordError: Bad arguments (before anything is read).
+        """
+        kind, name, size, cursor = check_page_args(kind, name, page_size, after)
+        return self._pages(_ROOM if kind == "room" else _TOPIC, name, size, cursor)
+
+    def _pages(
+        self, field: str, name: str, size: int | None, cursor: str | None
+    ) -> Iterator[list[Member]]:
+        with self._lock:
+            ids = sorted(
+                cid for cid in self._groups[field].get(name, ()) if not cursor or cid > cursor
+            )
+        step = size or DEFAULT_PAGE_SIZE
+        for start in range(0, len(ids), step):
+            with self._lock:
+                now = time.time()
+                members = self._groups[field].get(name, set())
+                page = [
+                    Member(cid, record.endpoint)
+                    for cid in ids[start : start + step]
+                    if cid in members and (record := self._live(cid, now)) is not None
+                ]
+            if page:
+                yield page
 
     # --- maintenance -----------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from wsgate.registry.base import (
     check_update,
     normalize_metadata,
 )
+from wsgate.registry.paging import DEFAULT_PAGE_SIZE, Member, check_page_args
 
 __all__ = ["SQLiteRegistry"]
 
@@ -353,6 +354,46 @@ class SQLiteRegistry:
         """See :meth:`wsgate.registry.base.ConnectionRegistry.topics_of`."""
         record = self.get(connection_id)
         return record.topics if record else frozenset()
+
+    def group_pages(
+        self,
+        kind: str,
+        name: str,
+        *,
+        page_size: int | None = None,
+        after: str | None = None,
+    ) -> Iterator[list[Member]]:
+        """Ids-only pages of a room or topic (see :mod:`wsgate.registry.paging`).
+
+        One indexed query per page (keyset on the memberships primary key), no read
+        transaction held between pages.
+
+        Raises:
+            InvalidRecordError: Bad arguments (before anything is read).
+        """
+        kind, name, size, cursor = check_page_args(kind, name, page_size, after)
+        return self._pages(kind, name, size or DEFAULT_PAGE_SIZE, cursor)
+
+    def _pages(self, kind: str, name: str, size: int, cursor: str | None) -> Iterator[list[Member]]:
+        last = cursor or ""
+        while True:
+            with self._read() as db:
+                rows = db.execute(
+                    "SELECT m.connection_id, c.endpoint, c.expires_at FROM memberships m"
+                    " JOIN connections c ON c.connection_id = m.connection_id"
+                    " WHERE m.kind = ? AND m.name = ? AND m.connection_id > ?"
+                    " ORDER BY m.connection_id LIMIT ?",
+                    (kind, name, last, size),
+                ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            now = time.time()
+            page = [Member(row[0], row[1]) for row in rows if row[2] > now]
+            if page:
+                yield page
+            if len(rows) < size:
+                return
 
     # --- maintenance -----------------------------------------------------------------------
 

@@ -207,14 +207,18 @@ def plan(
     recipients: Iterable[Any],
     endpoint_for: Any,
     exclude: Iterable[str] = (),
+    *,
+    seen: set[str] | None = None,
 ) -> tuple[list[tuple[str, str]], dict[str, SendError]]:
     """Dedupes recipients and picks each one's endpoint, grouped by endpoint.
 
     ``endpoint_for(stored)`` resolves an endpoint (it may raise ``ConfigurationError``,
     which propagates: a broadcast with nowhere to send is a configuration error). Returns
     ``[(endpoint, connection_id), ...]`` and the unreadable recipients as failures.
+    ``seen``, when given, is used instead of ``exclude`` and updated in place, so the
+    pages of one broadcast are deduplicated against each other.
     """
-    skip = set(exclude)
+    skip = set(exclude) if seen is None else seen
     groups: dict[str, list[str]] = {}
     invalid: dict[str, SendError] = {}
     cache: dict[str | None, str] = {}

@@ -378,9 +378,7 @@ class Sender:
             ConfigurationError: No endpoint can be resolved for some recipient.
             TypeError: ``data`` is of an unsupported type.
         """
-        body = encode_payload(data)
-        if len(body) > MAX_PAYLOAD_BYTES:
-            raise PayloadTooLargeError("*", 413, f"{len(body)} bytes > {MAX_PAYLOAD_BYTES}")
+        body = _broadcast_body(data)
         started = time.monotonic()
         work, invalid = plan(
             recipients, lambda stored: resolve_endpoint(self.endpoint, stored), exclude
@@ -389,6 +387,42 @@ class Sender:
         if work:
             deadline = self._deadline()
             self._engine.post_many(work, body, self.policy, deadline, self.max_concurrency, result)
+        return self._finish(result, started)
+
+    def broadcast_pages(
+        self,
+        pages: Iterable[Iterable[Any]],
+        data: Any,
+        *,
+        exclude: Iterable[str] = (),
+        on_page: Any = None,
+    ) -> BroadcastResult:
+        """Sends one message to recipients that arrive in pages, posting each page while the
+        next one is read (in a background thread): the first sends start after the first page,
+        not after the whole lookup.
+
+        Args:
+            pages: An iterable of pages of recipients (as for :meth:`broadcast`), e.g.
+                ``registry.group_pages("room", name)``. Read lazily, at most two pages ahead.
+            data: As for :meth:`send`.
+            exclude: Ids to skip. An id in several pages is sent once.
+            on_page: Called as ``on_page(result)`` after each page has been posted.
+
+        Returns:
+            As :meth:`broadcast`, for every page; gone ones are pruned from ``registry``.
+
+        Raises:
+            PayloadTooLargeError, ConfigurationError, TypeError: As :meth:`broadcast`
+                (nothing sent).
+            RegistryError: Reading a page failed; the pages before it were sent and their
+                gone connections pruned.
+        """
+        from wsgate.sender.stream import stream_pages
+
+        return stream_pages(self, pages, _broadcast_body(data), exclude, on_page)
+
+    def _finish(self, result: BroadcastResult, started: float) -> BroadcastResult:
+        """Prunes the gone ones, times, logs and counts a finished broadcast."""
         result.pruned, result.prune_error = self._prune_quietly(result.gone)
         result.duration = time.monotonic() - started
         if result.failed:
@@ -429,18 +463,32 @@ class Sender:
     def broadcast_to_room(
         self, room: str, data: Any, *, exclude: Iterable[str] = ()
     ) -> BroadcastResult:
-        """Sends to every member of a room. Raises as :meth:`broadcast`."""
-        return self.broadcast(self._registry().room_members(room), data, exclude=exclude)
+        """Sends to every member of a room, from the ids-only paged lookup, posting each page
+        while the next loads. Raises as :meth:`broadcast_pages`."""
+        from wsgate.registry.paging import member_pages
+
+        pages = member_pages(self._registry(), "room", room)
+        return self.broadcast_pages(pages, data, exclude=exclude)
 
     def broadcast_to_topic(
         self, topic: str, data: Any, *, exclude: Iterable[str] = ()
     ) -> BroadcastResult:
-        """Sends to every subscriber of a topic. Raises as :meth:`broadcast`."""
-        return self.broadcast(self._registry().subscribers(topic), data, exclude=exclude)
+        """Sends to every subscriber of a topic, as :meth:`broadcast_to_room`."""
+        from wsgate.registry.paging import member_pages
+
+        pages = member_pages(self._registry(), "topic", topic)
+        return self.broadcast_pages(pages, data, exclude=exclude)
 
     def shutdown(self) -> None:
         """Closes the transport's idle connections (optional; the process exit does too)."""
         self._engine.close()
+
+
+def _broadcast_body(data: Any) -> bytes:
+    body = encode_payload(data)
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLargeError("*", 413, f"{len(body)} bytes > {MAX_PAYLOAD_BYTES}")
+    return body
 
 
 def describe_ids(ids: list[str], limit: int = 20) -> str:

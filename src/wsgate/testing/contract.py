@@ -29,6 +29,7 @@ import pytest
 
 from wsgate.exceptions import ConnectionNotFound, InvalidRecordError
 from wsgate.registry.base import Connection, ConnectionRegistry
+from wsgate.testing.paging_contract import PagedLookupContract
 
 __all__ = ["RegistryContract"]
 
@@ -58,7 +59,7 @@ def _run_threads(target: Callable[[int], object], count: int) -> None:
         raise errors[0]
 
 
-class RegistryContract:
+class RegistryContract(PagedLookupContract):
     """Tests every registry backend must pass. Subclass and define a ``registry`` fixture."""
 
     #: How many connections the pagination test stores (past one page of every backend's reads).

@@ -158,3 +158,88 @@ def test_a_response_that_is_not_json_comes_back_as_text(tmp_path: Path) -> None:
     finally:
         pool.close()
     assert result.error is None and result.payload == "plain"
+
+
+def raw(api: Api, data: bytes, *, read_until_close: bool = False) -> bytes:
+    """Send ``data`` on a new connection; what came back (until close, or the first answer)."""
+    import socket
+
+    host, port = api.endpoint.address.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        received = b""
+        while True:
+            chunk = sock.recv(65536)
+            received += chunk
+            if not chunk or (not read_until_close and b"\r\n\r\n" in received):
+                return received
+
+
+def test_chunked_response_body_is_read(api: Api) -> None:
+    invocation = api.submit()
+    conn = api.conn()
+    request(conn, "GET", "/invocation/next")
+    # http.client sends an iterable body chunked.
+    chunks = iter([b'{"ok":', b" true", b"}"])
+    conn.request("POST", PREFIX + "/invocation/req-1/response", body=chunks, encode_chunked=True)
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 202
+    assert invocation.done.result(10).payload == b'{"ok": true}'
+
+
+def test_expect_100_continue_is_answered(api: Api) -> None:
+    import socket
+
+    invocation = api.submit()
+    request(api.conn(), "GET", "/invocation/next")
+    host, port = api.endpoint.address.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        head = (
+            f"POST {PREFIX}/invocation/req-1/response HTTP/1.1\r\nHost: x\r\n"
+            "Content-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(b"true")
+        assert sock.recv(1000).startswith(b"HTTP/1.1 202 ")
+    assert invocation.done.result(10).payload == b"true"
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /x HTTP/2.0\r\n\r\n", 505),
+        (b"POST " + PREFIX.encode() + b"/init/error HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
+        (b"POST /a HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (b"POST /a HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"GET /a HTTP/1.1\r\nX: " + b"y" * 70000 + b"\r\n\r\n", 431),
+        (b"GET /elsewhere HTTP/1.1\r\n\r\n", 404),
+        (b"POST " + PREFIX.encode() + b"/invocation/next HTTP/1.1\r\n\r\n", 405),
+    ],
+)
+def test_malformed_or_unknown_requests_get_a_clear_status(
+    api: Api, data: bytes, status: int
+) -> None:
+    answer = raw(api, data)
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+    assert b'"errorMessage"' in answer
+
+
+def test_oversized_content_length_is_refused_before_the_body(api: Api) -> None:
+    invocation = api.submit()
+    request(api.conn(), "GET", "/invocation/next")
+    head = (
+        f"POST {PREFIX}/invocation/req-1/response HTTP/1.1\r\n"
+        f"Content-Length: {MAX_PAYLOAD + 1}\r\n\r\n"
+    )
+    answer = raw(api, head.encode())  # the body never comes: the answer does not wait for it
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    error = invocation.done.result(10).error
+    assert error is not None and error["errorType"] == "Function.ResponseSizeTooLarge"
+
+
+def test_http_1_0_closes_after_the_answer(api: Api) -> None:
+    answer = raw(api, b"GET /elsewhere HTTP/1.0\r\n\r\n", read_until_close=True)
+    assert answer.startswith(b"HTTP/1.1 404 ") and b"Connection: close" in answer

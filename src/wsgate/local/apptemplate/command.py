@@ -45,7 +45,8 @@ async def start_template(
     """Start services, then the emulator, then the functions; returns the running emulator.
 
     The caller stops the emulator first (its ``$disconnect`` calls still reach the functions)
-    and then calls ``runner.close()``.
+    and then calls ``runner.close()`` from another thread while the loop still runs (the
+    functions' Runtime API is served on it).
     """
     from wsgate.local.server import Emulator
 
@@ -54,7 +55,7 @@ async def start_template(
     config = dataclasses.replace(config, in_process_sends=False, **runner.emulator_fields())
     emulator = Emulator(runner.app_spec(), config)
     await emulator.start()
-    runner.start_functions(emulator.port, config.host)
+    runner.start_functions(emulator.port, config.host, asyncio.get_running_loop())
     for problem in await asyncio.to_thread(runner.prepare):
         logger.warning("%s", problem)
     emulator.authorizer = runner.authorizer(config.integration_timeout)
@@ -120,6 +121,7 @@ def serve_template(
             await emulator.serve_forever()
         finally:
             await emulator.stop()
+            await asyncio.to_thread(runner.close)  # while the loop serves the Runtime API
 
     try:
         run_on_loop(run)

@@ -18,9 +18,11 @@ request in API Gateway" and "Amazon API Gateway quotas".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +32,7 @@ from wsgate.local.apptemplate.model import TemplateApp
 if TYPE_CHECKING:
     from wsgate.local.authorizer import LocalAuthorizer
     from wsgate.local.invoke import AppSpec
-    from wsgate.local.lambda_runtime import FunctionHost
+    from wsgate.local.lambda_runtime import FunctionHost, InvokeResult
     from wsgate.local.services import LocalServices
     from wsgate.local.tls import LocalCA
 
@@ -136,6 +138,7 @@ class TemplateRunner:
         timeouts = {k: r.timeout for k, r in routes.items() if r.timeout is not None}
         return AppSpec(
             handler=self.invoke,
+            start=self.start,
             route_keys=frozenset(routes),
             two_way_route_keys=self.app.two_way_route_keys,
             route_selection_expression=self.app.route_selection_expression,
@@ -145,8 +148,21 @@ class TemplateRunner:
         )
 
     # --- once the emulator listens -----------------------------------------------------------
-    def start_functions(self, emulator_port: int, emulator_host: str = "127.0.0.1") -> None:
-        """Make the function host, its processes pointed at the emulator and the services."""
+    def start_functions(
+        self,
+        emulator_port: int,
+        emulator_host: str = "127.0.0.1",
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        """Make the function host, its processes pointed at the emulator and the services.
+
+        Args:
+            emulator_port: The emulator's port (Management API, TLS and plain HTTP).
+            emulator_host: The address it listens on.
+            loop: The emulator's running loop: the functions' Runtime API is served on it, so
+                a warm call needs no thread hand-off (:meth:`close` must then run while the
+                loop still runs, from another thread, as ``start_template``'s caller does).
+        """
         from wsgate.local.lambda_runtime import FunctionHost
         from wsgate.local.services import function_network
 
@@ -162,6 +178,7 @@ class TemplateRunner:
             "python_path": network.python_path,
             "node_options": network.node_options,
             "max_instances": self.max_instances,
+            "loop": loop,
         }
         if self.log is not None:
             kwargs["log"] = self.log
@@ -218,7 +235,36 @@ class TemplateRunner:
         """
         if self.host is None:
             raise WsgateError("the template's functions are not started yet")
-        result = self.host.pool(function).invoke(dict(event))
+        return self._payload(function, self.host.pool(function).invoke(dict(event)))
+
+    def start(self, event: dict[str, Any]) -> Future[Any] | None:
+        """:meth:`invoke` without blocking, on a warm instance (``AppSpec.start``).
+
+        Returns:
+            A future of the payload (or of :class:`FunctionFailed`), resolved on the function
+            runtime's loop thread; ``None`` when the call needs a cold start or must wait for
+            an instance (the emulator then calls :meth:`invoke` in a worker thread).
+        """
+        route = self.app.routes.get(str(event.get("requestContext", {}).get("routeKey")))
+        if self.host is None or route is None or route.function is None:
+            return None
+        function = route.function
+        started = self.host.pool(function).invoke_nowait(dict(event))
+        if started is None:
+            return None
+        payload: Future[Any] = Future()
+        payload.set_running_or_notify_cancel()
+
+        def settle(done: Future[InvokeResult]) -> None:
+            try:
+                payload.set_result(self._payload(function, done.result()))
+            except BaseException as exc:
+                payload.set_exception(exc)
+
+        started.add_done_callback(settle)
+        return payload
+
+    def _payload(self, function: str, result: InvokeResult) -> Any:
         if result.error is not None or result.timed_out:
             failure = FunctionFailed(
                 self.app.functions[function].name, result.error, result.timed_out

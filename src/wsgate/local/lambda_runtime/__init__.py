@@ -2,8 +2,8 @@
 
 Each function instance is a child process with exactly the environment Lambda gives a function,
 its code root as working directory and import root, and a runtime (Python or Node.js) that
-speaks the Lambda Runtime API to an endpoint of its own on 127.0.0.1. Needs the ``local`` extra
-(aiohttp)::
+speaks the Lambda Runtime API to an endpoint of its own on 127.0.0.1 (standard library only;
+the emulator that uses it needs the ``local`` extra)::
 
     from wsgate.local.lambda_runtime import FunctionPool
 

@@ -5,7 +5,8 @@ event, then posts ``/runtime/invocation/{id}/response`` or ``/error``; a failed 
 ``/runtime/init/error``. Bodies are bounded: a response over Lambda's 6 MB limit fails the
 invocation with ``Function.ResponseSizeTooLarge`` (and a 413 to the runtime), never more memory.
 Runs on the :class:`~wsgate.local.lambda_runtime.service.RuntimeService` loop; listens on
-127.0.0.1 only.
+127.0.0.1 only. HTTP/1.1 is :mod:`wsgate.local.lambda_runtime.wire` (why not aiohttp:
+docs/lambda-runtime.md, "The warm path").
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import asyncio
 import concurrent.futures
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from wsgate.local.lambda_runtime.wire import Connection, Request
 
 __all__ = ["MAX_PAYLOAD", "Invocation", "Outcome", "RuntimeEndpoint"]
 
@@ -65,46 +67,47 @@ class RuntimeEndpoint:
         self.address = ""
         self.init_error: dict[str, Any] | None = None
         self.exit_code: int | None = None
-        self._queue: asyncio.Queue[Invocation | None] = asyncio.Queue()
+        self._queue: deque[Invocation] = deque()
+        self._poller: Connection | None = None  # the connection whose GET /next waits
         self._current: Invocation | None = None
         self._waiting: set[Invocation] = set()
         self._initialised = False
-        self._runner: web.AppRunner | None = None
+        self._closing = False
+        self._server: asyncio.Server | None = None
+        self._connections: set[Connection] = set()
 
     async def start(self) -> str:
         """Listen on a free port of 127.0.0.1; returns ``host:port``."""
-        app = web.Application()
-        app.router.add_get(f"{_PREFIX}/invocation/next", self._next)
-        app.router.add_post(f"{_PREFIX}/invocation/{{rid}}/response", self._response)
-        app.router.add_post(f"{_PREFIX}/invocation/{{rid}}/error", self._error)
-        app.router.add_post(f"{_PREFIX}/init/error", self._init_error)
-        # A killed process drops its long poll: its handler is cancelled, not left pending.
-        self._runner = web.AppRunner(
-            app,
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=0.5,
-            handler_cancellation=True,
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
+
+        def connection() -> Connection:
+            conn = Connection(self._request, self._lost, MAX_PAYLOAD)
+            self._connections.add(conn)
+            return conn
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(connection, "127.0.0.1", 0)
+        host, port = self._server.sockets[0].getsockname()[:2]
         self.address = f"{host}:{port}"
         return self.address
 
     async def close(self) -> None:
         """Stop listening and fail whatever is still waiting."""
         self.process_exited(self.exit_code if self.exit_code is not None else -9)
-        self._queue.put_nowait(None)  # wakes a long poll still waiting
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        self._closing = True
+        poller, self._poller = self._poller, None
+        if poller is not None:  # a long poll still waiting
+            poller.respond(410, _GONE, close=True)
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for conn in list(self._connections):
+            conn.close()
+        self._connections.clear()
 
     # --- from the instance ---------------------------------------------------------------
 
     def submit(self, invocation: Invocation) -> None:
-        """Queue an invocation for the runtime's next ``/invocation/next``."""
+        """Hand an invocation to the runtime's pending ``/invocation/next``, or queue it."""
         if self.exit_code is not None:
             self._finish(invocation, self._dead_outcome(invocation))
             return
@@ -113,7 +116,12 @@ class RuntimeEndpoint:
             # The init phase has its own limit; the function's Timeout starts at hand-over.
             loop = asyncio.get_running_loop()
             invocation.timer = loop.call_later(self.init_timeout, self._expire, invocation)
-        self._queue.put_nowait(invocation)
+        poller = self._poller
+        if poller is not None and self._current is None:
+            self._poller = None
+            self._deliver(poller, invocation)
+        else:
+            self._queue.append(invocation)
 
     def process_exited(self, code: int) -> None:
         """The process ended: every invocation in flight fails as Lambda reports it."""
@@ -150,9 +158,46 @@ class RuntimeEndpoint:
         if not invocation.done.done():
             invocation.done.set_result(outcome)
 
-    # --- the HTTP handlers -----------------------------------------------------------------
+    # --- the requests ------------------------------------------------------------------------
 
-    async def _next(self, request: web.Request) -> web.StreamResponse:
+    def _request(self, conn: Connection, request: Request) -> None:
+        path = request.path
+        if not path.startswith(_PREFIX + "/"):
+            conn.respond(404, _json(404, "NotFound", f"no route {path}"))
+            return
+        route = path[len(_PREFIX) :]
+        if route == "/invocation/next":
+            if request.method != "GET":
+                conn.respond(405, _json(405, "MethodNotAllowed", f"{request.method} {path}"))
+            else:
+                self._next(conn)
+            return
+        if request.method != "POST":
+            conn.respond(405, _json(405, "MethodNotAllowed", f"{request.method} {path}"))
+            return
+        if route == "/init/error":
+            self._init_error(conn, request)
+            return
+        parts = route.split("/")  # "", "invocation", id, "response" | "error"
+        if len(parts) == 4 and parts[1] == "invocation" and parts[3] in ("response", "error"):
+            invocation = self._invocation(parts[2])
+            if invocation is None:
+                message = f"Invalid request ID: {parts[2]}"
+                conn.respond(400, _json(400, "InvalidRequestID", message), close=request.too_large)
+            elif parts[3] == "response":
+                self._response(conn, request, invocation)
+            else:
+                self._finish(invocation, Outcome(error=_error_body(request)))
+                conn.respond(202, _ACCEPTED)
+            return
+        conn.respond(404, _json(404, "NotFound", f"no route {path}"))
+
+    def _lost(self, conn: Connection) -> None:
+        self._connections.discard(conn)
+        if self._poller is conn:  # a killed process dropped its long poll
+            self._poller = None
+
+    def _next(self, conn: Connection) -> None:
         self._initialised = True
         if self._current is not None:  # asked for more without answering: Lambda fails it
             message = "the runtime asked for the next event without answering this one"
@@ -160,13 +205,17 @@ class RuntimeEndpoint:
                 self._current,
                 Outcome(error={"errorType": "Runtime.NoResponse", "errorMessage": message}),
             )
-        while True:
-            invocation = await self._queue.get()
-            if invocation is None:  # the endpoint is closing
-                self._queue.put_nowait(None)
-                return _json(410, {"errorType": "Gone", "errorMessage": "the instance is stopping"})
+        if self._closing:
+            conn.respond(410, _GONE, close=True)
+            return
+        while self._queue:
+            invocation = self._queue.popleft()
             if not invocation.done.done():
-                break
+                self._deliver(conn, invocation)
+                return
+        self._poller = conn
+
+    def _deliver(self, conn: Connection, invocation: Invocation) -> None:
         if invocation.timer is not None:
             invocation.timer.cancel()
         self._waiting.discard(invocation)
@@ -176,66 +225,50 @@ class RuntimeEndpoint:
         loop = asyncio.get_running_loop()
         invocation.timer = loop.call_later(invocation.timeout, self._expire, invocation)
         headers = {
-            "Content-Type": "application/json",
             "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
             "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
             "Lambda-Runtime-Invoked-Function-Arn": invocation.arn,
             "Lambda-Runtime-Trace-Id": invocation.trace_id,
         }
-        return web.Response(body=invocation.body, headers=headers)
+        conn.respond(200, invocation.body, headers)
 
-    async def _response(self, request: web.Request) -> web.StreamResponse:
-        invocation = self._invocation(request)
-        if invocation is None:
-            return _bad_request_id(request)
-        body = await _read_bounded(request, MAX_PAYLOAD)
-        if body is None:
+    def _response(self, conn: Connection, request: Request, invocation: Invocation) -> None:
+        if request.too_large:
             message = (
                 "Response payload size exceeded maximum allowed payload size"
                 f" ({MAX_PAYLOAD} bytes)."
             )
             error = {"errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}
             self._finish(invocation, Outcome(error=error))
-            return _json(413, {"errorType": "RequestEntityTooLarge", "errorMessage": message})
-        self._finish(invocation, Outcome(payload=body))
-        return _json(202, {"status": "OK"})
+            conn.respond(413, _json(413, "RequestEntityTooLarge", message), close=True)
+            return
+        # The result first: the emulator's reply goes out before this 202.
+        self._finish(invocation, Outcome(payload=request.body))
+        conn.respond(202, _ACCEPTED)
 
-    async def _error(self, request: web.Request) -> web.StreamResponse:
-        invocation = self._invocation(request)
-        if invocation is None:
-            return _bad_request_id(request)
-        self._finish(invocation, Outcome(error=await _error_body(request)))
-        return _json(202, {"status": "OK"})
-
-    async def _init_error(self, request: web.Request) -> web.StreamResponse:
-        self.init_error = await _error_body(request)
+    def _init_error(self, conn: Connection, request: Request) -> None:
+        self.init_error = _error_body(request)
         for invocation in list(self._waiting):
             self._finish(invocation, Outcome(error=self.init_error))
-        return _json(202, {"status": "OK"})
+        conn.respond(202, _ACCEPTED, close=request.too_large)
 
-    def _invocation(self, request: web.Request) -> Invocation | None:
+    def _invocation(self, request_id: str) -> Invocation | None:
         current = self._current
-        if current is None or current.request_id != request.match_info["rid"]:
+        if current is None or current.request_id != request_id:
             return None
         return current
 
 
-async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
-    """The body, or ``None`` when it is longer than ``limit`` (never holds more than that)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    data = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        data += chunk
-        if len(data) > limit:
-            return None
-    return bytes(data)
+#: Error documents are read up to 1 MB.
+_MAX_ERROR = 1024 * 1024
+_ACCEPTED = b'{"status": "OK"}'
+_GONE = b'{"errorType": "Gone", "errorMessage": "the instance is stopping"}'
 
 
-async def _error_body(request: web.Request) -> dict[str, Any]:
-    header = request.headers.get("Lambda-Runtime-Function-Error-Type", "")
-    raw = await _read_bounded(request, 1024 * 1024)
-    if raw is None:
+def _error_body(request: Request) -> dict[str, Any]:
+    header = request.headers.get("lambda-runtime-function-error-type", "")
+    raw = request.body
+    if request.too_large or len(raw) > _MAX_ERROR:
         return {"errorType": header or "Runtime.Unknown", "errorMessage": "error body over 1 MB"}
     try:
         error = json.loads(raw)
@@ -249,13 +282,8 @@ async def _error_body(request: web.Request) -> dict[str, Any]:
     return error
 
 
-def _bad_request_id(request: web.Request) -> web.Response:
-    message = f"Invalid request ID: {request.match_info.get('rid', '')}"
-    return _json(400, {"errorType": "InvalidRequestID", "errorMessage": message})
-
-
-def _json(status: int, body: Mapping[str, Any]) -> web.Response:
-    return web.json_response(dict(body), status=status)
+def _json(status: int, error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
 
 
 def _signal_name(number: int) -> str:

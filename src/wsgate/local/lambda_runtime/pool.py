@@ -5,10 +5,16 @@ threads). The first call starts an instance (a cold start); a finished instance 
 the next call; calls that overlap start more instances, up to ``max_instances`` (further calls
 wait for one to come free). An instance whose call passes the function's ``Timeout`` is killed,
 as is one whose process dies; the next call starts a new one.
+
+``FunctionPool.invoke_nowait`` is the warm path without a waiting thread: it hands the event to a
+warm, free instance and returns a future (``None`` when a call would have to start or wait for
+an instance).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import logging
 import threading
@@ -75,6 +81,10 @@ class FunctionPool:
         init_timeout: Seconds an instance has to initialise (Lambda's 10 s init limit).
         node_sdk: Whether Node.js functions get the AWS SDK for JavaScript v3 (installed once
             into a per-user cache), as Lambda's Node.js runtime has it.
+        loop: A running event loop to serve the Runtime API on (the emulator's), instead of the
+            shared background loop thread; it must keep running until :meth:`close` returns,
+            and the blocking methods (:meth:`invoke`, :meth:`restart`, :meth:`close`) must then
+            be called from other threads.
 
     Raises:
         ConfigurationError: The function's runtime is not supported.
@@ -92,6 +102,7 @@ class FunctionPool:
         python_path: Sequence[str] = (),
         init_timeout: float = 10.0,
         node_sdk: bool = True,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         if max_instances < 1:
             raise ConfigurationError(f"max_instances must be at least 1, not {max_instances}")
@@ -105,6 +116,7 @@ class FunctionPool:
         self.python_path = tuple(python_path)
         self.init_timeout = init_timeout
         self.node_sdk = node_sdk and self.kind == "node"
+        self.loop = loop
         self._cond = threading.Condition()
         self._idle: list[Instance] = []  # most recently used last
         self._all: set[Instance] = set()
@@ -112,6 +124,7 @@ class FunctionPool:
         self._closed = False
         self._service: RuntimeService | None = None
         self._node_path: tuple[str, ...] | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
 
     def prepare(self) -> None:
         """Check what a first call needs, ahead of it (call at startup; optional).
@@ -171,11 +184,64 @@ class FunctionPool:
             # answering the previous one): Lambda would use a new environment; so do we.
             if cold or handed_over or outcome.error is None:
                 break
-        payload = None
-        if outcome.payload is not None and outcome.error is None:
-            payload = _decode(outcome.payload)
-        duration = (time.perf_counter() - began) * 1000
-        return InvokeResult(request_id, payload, outcome.error, outcome.timed_out, cold, duration)
+        return _result(request_id, outcome, cold, began)
+
+    def invoke_nowait(
+        self, event: Any, *, timeout: float | None = None
+    ) -> concurrent.futures.Future[InvokeResult] | None:
+        """Start a call on a warm instance without blocking; ``None`` when none is free.
+
+        The warm path of :meth:`invoke` without a thread of its own: the event goes straight to
+        the Runtime API loop and the returned future is resolved there (callbacks added to it
+        run on that loop's thread: keep them short). When no instance is warm and free (a
+        cold start, or every instance busy), nothing is started: call :meth:`invoke` from a
+        worker thread instead.
+
+        Raises:
+            ConfigurationError: The pool is closed.
+            TypeError: ``event`` is not JSON-serialisable.
+        """
+        began = time.perf_counter()
+        body = json.dumps(event).encode()
+        request_id = str(uuid.uuid4())
+        result: concurrent.futures.Future[InvokeResult] = concurrent.futures.Future()
+        result.set_running_or_notify_cancel()
+        if len(body) > MAX_PAYLOAD:
+            result.set_result(self.invoke(event, timeout=timeout))
+            return result
+        with self._cond:
+            if self._closed:
+                raise ConfigurationError(f"the pool of {self.spec.name} is closed")
+            if not self._idle:
+                return None
+            instance, generation = self._idle.pop(), self._generation
+            service = self._service
+        assert service is not None
+        invocation = self._invocation(request_id, body, timeout)
+
+        def finished(done: concurrent.futures.Future[Outcome]) -> None:  # on the loop
+            handed_over = invocation.started > 0
+            self._checkin(instance, generation, wait=False)
+            try:
+                outcome = done.result()
+            except BaseException as exc:  # the hand-over itself failed
+                result.set_exception(exc)
+                return
+            if handed_over or outcome.error is None:
+                result.set_result(_result(request_id, outcome, False, began))
+            else:  # the warm instance died before taking the event: as invoke() does
+                retry = threading.Thread(target=self._retry, args=(event, timeout, result))
+                retry.start()
+
+        invocation.done.add_done_callback(finished)
+        if service.on_loop():  # the emulator's loop serves the Runtime API: no hand-off at all
+            instance.submit(invocation)
+            return result
+        try:
+            service.loop.call_soon_threadsafe(instance.submit, invocation)
+        except RuntimeError as exc:  # the loop is closed (the pool is closing)
+            invocation.done.set_exception(exc)
+        return result
 
     def restart(self) -> None:
         """Replace every instance on its next use (``--reload``): warm ones are killed now,
@@ -218,7 +284,7 @@ class FunctionPool:
                     return self._idle.pop(), self._generation, False
                 if len(self._all) < self.max_instances:
                     if self._service is None:
-                        self._service = RuntimeService.acquire()
+                        self._service = RuntimeService.acquire(self.loop)
                     instance = Instance(
                         self.spec.name,
                         self._launch,
@@ -230,7 +296,7 @@ class FunctionPool:
                     return instance, self._generation, True
                 self._cond.wait()
 
-    def _checkin(self, instance: Instance, generation: int) -> None:
+    def _checkin(self, instance: Instance, generation: int, *, wait: bool = True) -> None:
         with self._cond:
             keep = instance.usable and generation == self._generation and not self._closed
             if keep:
@@ -239,7 +305,18 @@ class FunctionPool:
                 self._all.discard(instance)
             self._cond.notify()
         if not keep:
-            self._stop(instance)
+            if wait:
+                self._stop(instance)
+            else:  # on the loop, which the stop needs: from a thread of its own
+                threading.Thread(target=self._stop, args=(instance,), daemon=True).start()
+
+    def _retry(
+        self, event: Any, timeout: float | None, result: concurrent.futures.Future[InvokeResult]
+    ) -> None:
+        try:
+            result.set_result(self.invoke(event, timeout=timeout))
+        except BaseException as exc:  # the pool closed meanwhile: the caller gets the error
+            result.set_exception(exc)
 
     def _start(self, instance: Instance) -> Outcome | None:
         service = self._service
@@ -261,27 +338,35 @@ class FunctionPool:
     ) -> tuple[Outcome, bool]:
         service = self._service
         assert service is not None
-        seconds = float(timeout if timeout is not None else self.spec.timeout)
-        invocation = Invocation(
+        invocation = self._invocation(request_id, body, timeout)
+        service.loop.call_soon_threadsafe(instance.submit, invocation)
+        # The loop's timers end every invocation; the wait here is only a safety net.
+        outcome = invocation.done.result(self.init_timeout + invocation.timeout + 60)
+        return outcome, invocation.started > 0
+
+    def _invocation(self, request_id: str, body: bytes, timeout: float | None) -> Invocation:
+        return Invocation(
             request_id=request_id,
             body=body,
-            timeout=seconds,
+            timeout=float(timeout if timeout is not None else self.spec.timeout),
             arn=self.spec.arn or f"arn:aws:lambda:us-east-1:123456789012:function:{self.spec.name}",
             trace_id=f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
         )
-        service.loop.call_soon_threadsafe(instance.submit, invocation)
-        # The loop's timers end every invocation; the wait here is only a safety net.
-        outcome = invocation.done.result(self.init_timeout + seconds + 60)
-        return outcome, invocation.started > 0
 
     def _stop(self, instance: Instance, service: RuntimeService | None = None) -> None:
         service = service or self._service
         if service is None:
             return
+        if service.on_loop():  # the emulator's own loop (a --reload): stop in the background
+            task = service.loop.create_task(instance.stop())
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+            return
         try:
             service.run(instance.stop(), timeout=30)
-        except Exception:  # the loop is gone: the process was killed with it
-            logger.exception("stopping an instance of %s", self.spec.name)
+        except Exception:  # the loop is gone (or this is its thread): kill without it
+            instance.kill()
+            logger.debug("stopping an instance of %s off its loop", self.spec.name, exc_info=True)
 
     def _launch(self, address: str) -> Launch:
         return build_launch(
@@ -302,6 +387,14 @@ class FunctionPool:
         except NodeSdkError as exc:
             self.log(self.spec.name, f"[wsgate] the AWS SDK for JavaScript is not available: {exc}")
             return ()
+
+
+def _result(request_id: str, outcome: Outcome, cold: bool, began: float) -> InvokeResult:
+    payload = None
+    if outcome.payload is not None and outcome.error is None:
+        payload = _decode(outcome.payload)
+    duration = (time.perf_counter() - began) * 1000
+    return InvokeResult(request_id, payload, outcome.error, outcome.timed_out, cold, duration)
 
 
 def _decode(body: bytes) -> Any:

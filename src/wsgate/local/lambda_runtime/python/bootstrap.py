@@ -13,11 +13,11 @@ imports nothing outside the standard library.
 from __future__ import annotations
 
 import decimal
-import http.client
 import importlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
@@ -125,11 +125,21 @@ def _load_handler(spec: str) -> Any:
 
 
 class _Client:
-    """One keep-alive HTTP connection to this instance's Runtime API endpoint."""
+    """One keep-alive HTTP/1.1 connection to this instance's Runtime API endpoint.
+
+    A plain socket rather than ``http.client``: the Runtime API's exchanges are small and of a
+    known shape, and ``http.client`` parses every response's headers with the ``email``
+    package, most of this loop's cost on a warm invocation (measured in docs/lambda-runtime.md).
+    Responses with ``Content-Length`` or chunked bodies are read; the connection is opened again
+    when the server closed it.
+    """
 
     def __init__(self, address: str) -> None:
         host, _, port = address.rpartition(":")
-        self.conn = http.client.HTTPConnection(host, int(port))
+        self.address = (host, int(port))
+        self.host = address
+        self.sock: socket.socket | None = None
+        self.buffer = b""
 
     def call(
         self,
@@ -137,10 +147,90 @@ class _Client:
         path: str,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> tuple[int, http.client.HTTPResponse, bytes]:
-        self.conn.request(method, API + path, body=body, headers=headers or {})
-        response = self.conn.getresponse()
-        return response.status, response, response.read()
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send one request and read its response: status, headers (lower-case names), body."""
+        payload = body or b""
+        lines = [f"{method} {API}{path} HTTP/1.1", f"Host: {self.host}"]
+        lines.append(f"Content-Length: {len(payload)}")
+        lines.extend(f"{name}: {value}" for name, value in (headers or {}).items())
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+        reused = self.sock is not None
+        try:
+            self._send(request)
+            return self._response()
+        except (ConnectionError, _Closed):
+            if not reused:
+                raise
+        self._close()  # the server closed the kept-alive connection: once more on a new one
+        self._send(request)
+        return self._response()
+
+    def _send(self, request: bytes) -> None:
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.buffer = b""
+        self.sock.sendall(request)
+
+    def _close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buffer = None, b""
+
+    def _fill(self) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise _Closed()
+        self.buffer += chunk
+
+    def _line(self) -> bytes:
+        while True:
+            end = self.buffer.find(b"\r\n")
+            if end >= 0:
+                line, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
+                return line
+            self._fill()
+
+    def _take(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._fill()
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def _response(self) -> tuple[int, dict[str, str], bytes]:
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            self._fill()
+        head, self.buffer = self.buffer[:end].decode("latin-1"), self.buffer[end + 4 :]
+        status_line, *header_lines = head.split("\r\n")
+        status = int(status_line.split(" ", 2)[1])
+        fields: dict[str, str] = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        if fields.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(self._line().split(b";", 1)[0], 16)
+                if size == 0:
+                    while self._line():  # trailers, then the blank line
+                        pass
+                    break
+                parts.append(self._take(size))
+                self._take(2)
+            body = b"".join(parts)
+        else:
+            body = self._take(int(fields.get("content-length", "0")))
+        if fields.get("connection", "").lower() == "close":
+            self._close()
+        return status, fields, body
+
+
+class _Closed(Exception):
+    """The server closed the connection before a whole response arrived."""
 
 
 def main() -> None:
@@ -159,18 +249,18 @@ def main() -> None:
     except Exception as exc:
         _init_failed(client, type(exc).__name__, str(exc), _user_trace(exc.__traceback__))
     while True:
-        status, response, body = client.call("GET", "/invocation/next")
+        status, fields, body = client.call("GET", "/invocation/next")
         if status != 200:
             sys.exit(f"the Runtime API answered {status} to /invocation/next")
-        request_id = response.getheader("Lambda-Runtime-Aws-Request-Id", "")
+        request_id = fields.get("lambda-runtime-aws-request-id", "")
         ids.request_id = request_id
-        trace_id = response.getheader("Lambda-Runtime-Trace-Id")
+        trace_id = fields.get("lambda-runtime-trace-id")
         if trace_id:
             os.environ["_X_AMZN_TRACE_ID"] = trace_id
         context = LambdaContext(
             request_id,
-            int(response.getheader("Lambda-Runtime-Deadline-Ms", "0")),
-            response.getheader("Lambda-Runtime-Invoked-Function-Arn", ""),
+            int(fields.get("lambda-runtime-deadline-ms", "0")),
+            fields.get("lambda-runtime-invoked-function-arn", ""),
         )
         _invoke(client, handler, body, context)
 
