@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Final
 
 from wsgate.exceptions import ConfigurationError
 
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+
 if TYPE_CHECKING:
+    from typing import Final
+
     from wsgate.registry.base import ConnectionRegistry
     from wsgate.sender import Sender
 

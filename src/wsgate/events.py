@@ -18,7 +18,6 @@ import binascii
 import json
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
 
 from wsgate.exceptions import ConfigurationError, EventError, InvalidBodyError
 from wsgate.fields import (
@@ -29,6 +28,10 @@ from wsgate.fields import (
     QueryParams,
     parse_authorizer,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 __all__ = [
     "Authorizer",

@@ -52,7 +52,6 @@ every ``@app.route``. Pass ``route_locally=False`` to trust API Gateway's ``rout
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from wsgate.chain import as_sync, async_handler, guard, settle, wrap, wrap_async
 from wsgate.context import _current_app, _current_context, _current_event
@@ -68,15 +67,18 @@ from wsgate.responses import Response, error_response, to_response
 from wsgate.routes import CallNext, Middleware, Route, Router, is_async_callable
 from wsgate.selection import _NOT_JSON, compile_expression
 
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
 if TYPE_CHECKING:
     import logging
+    from typing import Any, TypeVar
 
     from wsgate.auth.authorizer import RequestAuthorizer
 
+    _F = TypeVar("_F", bound=Callable[..., Any])
+    _Endpoint = Callable[[WebSocketEvent, Any], Response]
+
 __all__ = ["CallNext", "Middleware", "Route", "Router", "WebSocketApp"]
 
-_Endpoint = Callable[[WebSocketEvent, Any], Response]
-_F = TypeVar("_F", bound=Callable[..., Any])
 # wsgate's own flow-control errors: dispatch answers them; an `Exception` handler must not.
 _FLOW_CONTROL: tuple[type[Exception], ...] = (
     ConnectRejected,
@@ -210,6 +212,8 @@ class WebSocketApp(Router):
 
         Read by the emulator (to run it before ``$connect``) and the template generator.
         """
+        if self._authorizer is None:
+            return None  # the common case, without importing the authorizer module
         from wsgate.auth.authorizer import RequestAuthorizer
 
         return self._authorizer if isinstance(self._authorizer, RequestAuthorizer) else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar, overload
 
 from wsgate.events import WebSocketEvent
 from wsgate.exceptions import DuplicateRouteError, InvalidRouteError
@@ -19,9 +18,18 @@ from wsgate.selection import validate_route_key
 
 __all__ = ["CallNext", "Middleware", "Route", "Router", "is_async_callable"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 CallNext = Callable[[WebSocketEvent], Response]
-Middleware = Callable[[WebSocketEvent, CallNext], Any]
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar, overload
+
+    F = TypeVar("F", bound=Callable[..., Any])
+    Middleware = Callable[[WebSocketEvent, CallNext], Any]
+else:
+    # The same alias at run time, without typing's ``Any``.
+    Middleware = Callable[[WebSocketEvent, CallNext], object]
+
 
 _CO_VARARGS = 0x04
 _CO_COROUTINE = 0x80
@@ -193,13 +201,15 @@ class Router:
 
         return decorator
 
-    @overload
-    def connect(self, func: F, *, query: Any = None, headers: Any = None) -> F: ...
+    if TYPE_CHECKING:  # the overloads, for type checkers only
 
-    @overload
-    def connect(
-        self, func: None = None, *, query: Any = None, headers: Any = None
-    ) -> Callable[[F], F]: ...
+        @overload
+        def connect(self, func: F, *, query: Any = None, headers: Any = None) -> F: ...
+
+        @overload
+        def connect(
+            self, func: None = None, *, query: Any = None, headers: Any = None
+        ) -> Callable[[F], F]: ...
 
     def connect(
         self, func: F | None = None, *, query: Any = None, headers: Any = None
@@ -225,11 +235,13 @@ class Router:
         self.add_route("$disconnect", func)
         return func
 
-    @overload
-    def default(self, func: F, *, two_way: bool = False) -> F: ...
+    if TYPE_CHECKING:  # the overloads, for type checkers only
 
-    @overload
-    def default(self, func: None = None, *, two_way: bool = False) -> Callable[[F], F]: ...
+        @overload
+        def default(self, func: F, *, two_way: bool = False) -> F: ...
+
+        @overload
+        def default(self, func: None = None, *, two_way: bool = False) -> Callable[[F], F]: ...
 
     def default(self, func: F | None = None, *, two_way: bool = False) -> F | Callable[[F], F]:
         """Decorator: handle ``$default`` (unmatched and non-JSON messages).

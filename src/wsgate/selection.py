@@ -30,9 +30,12 @@ import json
 import re
 from collections.abc import Collection
 from functools import lru_cache
-from typing import Any
 
 from wsgate.exceptions import InvalidRouteError
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "PREDEFINED_ROUTE_KEYS",

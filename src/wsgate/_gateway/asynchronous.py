@@ -11,7 +11,6 @@ first call only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
 
 from wsgate._gateway import messaging
 
@@ -27,7 +26,11 @@ __all__ = [
     "ws_send_text_async",
 ]
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 
 async def _in_thread(func: Callable[..., T], *args: Any) -> T:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
-from typing import Any
 
 from wsgate import config
 from wsgate._gateway.records import (
@@ -19,6 +18,11 @@ from wsgate._gateway.records import (
 )
 from wsgate.exceptions import ConnectionNotFound, InvalidRecordError
 from wsgate.registry.base import UNSET, check_id, check_timestamp, check_update
+
+TYPE_CHECKING = False  # typing and datetime are not imported on a cold start
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+    from typing import Any
 
 __all__ = [
     "ws_cleanup_stale_connections",
@@ -330,10 +334,12 @@ def ws_unsubscribe(connection_id: str, topic: str) -> bool:
 
 
 def _epoch_seconds(value: object, name: str) -> float:
-    if isinstance(value, datetime):
+    dt = sys.modules.get("datetime")  # not imported: ``value`` is no datetime
+    if dt is not None and isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise InvalidRecordError(name, "a naive datetime; give it a timezone (UTC)")
-        return value.timestamp()
+        stamp: float = value.timestamp()
+        return stamp
     seconds = check_timestamp(value, name)
     return seconds / 1000 if seconds >= MILLISECONDS_THRESHOLD else seconds
 

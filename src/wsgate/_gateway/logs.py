@@ -7,23 +7,52 @@ logs); locally, call :func:`logging.basicConfig` or let ``wsgate serve`` set up 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from typing import Any, Final
+
+TYPE_CHECKING = False  # typing and logging are loaded only when something logs
+if TYPE_CHECKING:
+    import logging
+    from typing import Any, Final
+
+    logger: logging.Logger
 
 __all__ = ["LOGGER_NAME", "log_debug", "log_error", "log_info", "log_warning", "logger"]
 
 LOGGER_NAME: Final = "wsgate.app"
 """Name of the logger the seed helpers write to (a child of ``wsgate``)."""
 
-logger = logging.getLogger(LOGGER_NAME)
+# The standard levels (logging.DEBUG ...), so that importing this module loads no logging.
+_DEBUG, _INFO, _WARNING, _ERROR = 10, 20, 30, 40
 
-# Attributes a LogRecord already has: ``extra`` may not overwrite them (logging raises
-# KeyError), so a field with such a name is renamed rather than crashing the handler.
-_RESERVED: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_reserved: frozenset[str] | None = None
+
+
+def _get_logger() -> logging.Logger:
+    import logging
+
+    return logging.getLogger(LOGGER_NAME)
+
+
+def __getattr__(name: str) -> object:
+    # ``logger`` (public) is built on first use: ``import logging`` costs a cold start ~5 ms.
+    if name == "logger":
+        return _get_logger()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _reserved_names() -> frozenset[str]:
+    # Attributes a LogRecord already has: ``extra`` may not overwrite them (logging raises
+    # KeyError), so a field with such a name is renamed rather than crashing the handler.
+    global _reserved
+    if _reserved is None:
+        import logging
+
+        _reserved = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+    return _reserved
 
 
 def _log(level: int, message: object, args: tuple[object, ...], kwargs: dict[str, Any]) -> None:
+    logger = _get_logger()
     if not logger.isEnabledFor(level):
         return
     exc_info = kwargs.pop("exc_info", None)
@@ -33,7 +62,8 @@ def _log(level: int, message: object, args: tuple[object, ...], kwargs: dict[str
     # Remaining keyword arguments are structured fields (``log_info("sent", count=3)``);
     # they become attributes of the record, as ``extra=`` would make them.
     fields.update(kwargs)
-    fields = {(f"{key}_" if key in _RESERVED else key): value for key, value in fields.items()}
+    reserved = _reserved_names()
+    fields = {(f"{key}_" if key in reserved else key): value for key, value in fields.items()}
     # stacklevel 3: the record names the caller of log_info, not this module.
     logger.log(
         level,
@@ -48,7 +78,7 @@ def _log(level: int, message: object, args: tuple[object, ...], kwargs: dict[str
 
 def log_debug(message: object, *args: object, **kwargs: Any) -> None:
     """Log at DEBUG on the ``wsgate.app`` logger. Keyword arguments become record fields."""
-    _log(logging.DEBUG, message, args, kwargs)
+    _log(_DEBUG, message, args, kwargs)
 
 
 def log_info(message: object, *args: object, **kwargs: Any) -> None:
@@ -58,12 +88,12 @@ def log_info(message: object, *args: object, **kwargs: Any) -> None:
     ``stack_info`` and ``extra`` work as there; other keyword arguments become fields of the
     record (``log_info("broadcast", recipients=12)`` sets ``record.recipients``).
     """
-    _log(logging.INFO, message, args, kwargs)
+    _log(_INFO, message, args, kwargs)
 
 
 def log_warning(message: object, *args: object, **kwargs: Any) -> None:
     """Log at WARNING on the ``wsgate.app`` logger. Keyword arguments become record fields."""
-    _log(logging.WARNING, message, args, kwargs)
+    _log(_WARNING, message, args, kwargs)
 
 
 def log_error(message: object, *args: object, **kwargs: Any) -> None:
@@ -71,4 +101,4 @@ def log_error(message: object, *args: object, **kwargs: Any) -> None:
 
     Pass ``exc_info=True`` inside an ``except`` block to include the traceback.
     """
-    _log(logging.ERROR, message, args, kwargs)
+    _log(_ERROR, message, args, kwargs)

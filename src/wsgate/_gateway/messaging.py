@@ -9,15 +9,17 @@ and prune the gone ones.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from wsgate import config
 from wsgate._gateway.records import recipient_id
 from wsgate.exceptions import ConnectionGoneError, RegistryError
 
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from wsgate.sender import BroadcastResult, Sender
 
 __all__ = [
@@ -32,8 +34,6 @@ __all__ = [
     "ws_send_message",
     "ws_send_text",
 ]
-
-logger = logging.getLogger("wsgate.gateway")
 
 
 def ws_send_message(connection_id: str, data: Any) -> None:
@@ -250,7 +250,9 @@ def _prune(sender: Sender, ids: list[str], *, always: bool = False) -> None:
     except RegistryError as exc:  # housekeeping: never hide the send's own outcome
         shown = ", ".join(repr(cid) for cid in ids[:20])
         more = f" and {len(ids) - 20} more" if len(ids) > 20 else ""
-        logger.warning(
+        import logging  # only when something logs: keeps a cold start light
+
+        logging.getLogger("wsgate.gateway").warning(
             "could not prune %d gone connections from the registry (%s: %s); ids: %s%s",
             len(ids),
             type(exc).__name__,

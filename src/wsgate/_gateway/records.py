@@ -9,17 +9,24 @@ and interprets the seed's ``ttl`` argument.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
 
 from wsgate import config
 from wsgate.exceptions import InvalidRecordError
 
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     from wsgate.events import WebSocketEvent
     from wsgate.registry.base import Connection
+
+    # A connection as the seed's functions return it (see :func:`to_dict`).
+    ConnectionDict = dict[str, Any]
+else:  # the same alias at run time, without typing's Any
+    ConnectionDict = dict[str, object]
 
 __all__ = [
     "ABSOLUTE_TTL_THRESHOLD",
@@ -32,9 +39,6 @@ __all__ = [
     "to_dict",
     "to_dicts",
 ]
-
-ConnectionDict = dict[str, Any]
-"""A connection as the seed's functions return it (see :func:`to_dict`)."""
 
 ABSOLUTE_TTL_THRESHOLD: Final = 1_000_000_000
 """``ttl`` values at or above this (2001-09-09 as epoch seconds) are absolute expiry times;
@@ -75,15 +79,18 @@ def expiry_from_ttl(ttl: object, now: float | None = None) -> int:
     now = time.time() if now is None else now
     if ttl is None:
         return int(now) + config.get_ttl()
-    if isinstance(ttl, timedelta):
-        seconds = ttl.total_seconds()
+    # Without ``datetime`` imported (a cold start) ``ttl`` is no datetime: no need to load it.
+    dt = sys.modules.get("datetime")
+    if dt is not None and isinstance(ttl, dt.timedelta):
+        seconds: float = ttl.total_seconds()
         if seconds < 0:
             raise InvalidRecordError("ttl", f"a negative duration: {ttl!r}")
         return math.ceil(now + seconds)
-    if isinstance(ttl, datetime):
+    if dt is not None and isinstance(ttl, dt.datetime):
         if ttl.tzinfo is None:
             raise InvalidRecordError("ttl", "a naive datetime; give it a timezone (UTC)")
-        return int(ttl.timestamp())
+        stamp: float = ttl.timestamp()
+        return int(stamp)
     if isinstance(ttl, bool) or not isinstance(ttl, int | float):
         raise InvalidRecordError(
             "ttl", f"expected seconds (a duration or epoch seconds), got {type(ttl).__name__}"

@@ -21,34 +21,35 @@ See ``docs/security.md`` for the attacks the JWT authorizer is tested against.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from wsgate.auth.authorizer import (
-    AuthorizerRequest,
-    IdentitySource,
-    RequestAuthorizer,
-    is_authorizer_event,
-    request_authorizer,
-)
-from wsgate.auth.identity import (
-    AuthorizerIdentity,
-    Identity,
-    identity_from_event,
-    user_id_from_event,
-)
-from wsgate.auth.policy import (
-    AuthorizerResponse,
-    MethodArn,
-    Principal,
-    allow,
-    authorizer_context,
-    deny,
-    evaluate_policy,
-    validate_response,
-)
-
+TYPE_CHECKING = False  # nothing is imported until a name is used: a cold ``$connect`` that
+# reads the verified identity loads only ``wsgate.auth.identity``
 if TYPE_CHECKING:
+    from typing import Any
+
+    from wsgate.auth.authorizer import (
+        AuthorizerRequest,
+        IdentitySource,
+        RequestAuthorizer,
+        is_authorizer_event,
+        request_authorizer,
+    )
+    from wsgate.auth.identity import (
+        AuthorizerIdentity,
+        Identity,
+        identity_from_event,
+        user_id_from_event,
+    )
     from wsgate.auth.jwt import CognitoAuthorizer, JWTAuthorizer, JWTVerifier
+    from wsgate.auth.policy import (
+        AuthorizerResponse,
+        MethodArn,
+        Principal,
+        allow,
+        authorizer_context,
+        deny,
+        evaluate_policy,
+        validate_response,
+    )
 
 __all__ = [
     "AuthorizerIdentity",
@@ -73,13 +74,41 @@ __all__ = [
     "validate_response",
 ]
 
-_LAZY = frozenset({"CognitoAuthorizer", "JWTAuthorizer", "JWTVerifier"})
+_MODULES = {
+    "AuthorizerRequest": "authorizer",
+    "IdentitySource": "authorizer",
+    "RequestAuthorizer": "authorizer",
+    "is_authorizer_event": "authorizer",
+    "request_authorizer": "authorizer",
+    "AuthorizerIdentity": "identity",
+    "Identity": "identity",
+    "identity_from_event": "identity",
+    "user_id_from_event": "identity",
+    # PyJWT and cryptography are heavy and optional: loaded only when a JWT class is used.
+    "CognitoAuthorizer": "jwt",
+    "JWTAuthorizer": "jwt",
+    "JWTVerifier": "jwt",
+    "AuthorizerResponse": "policy",
+    "MethodArn": "policy",
+    "Principal": "policy",
+    "allow": "policy",
+    "authorizer_context": "policy",
+    "deny": "policy",
+    "evaluate_policy": "policy",
+    "validate_response": "policy",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # PyJWT and cryptography are heavy and optional: load them only when a JWT class is used.
-    if name in _LAZY:
-        from wsgate.auth import jwt as _jwt
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wsgate.auth' has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(_jwt, name)
-    raise AttributeError(f"module 'wsgate.auth' has no attribute {name!r}")
+    value = getattr(import_module(f"wsgate.auth.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

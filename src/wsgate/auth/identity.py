@@ -11,16 +11,19 @@ an event. Stdlib only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+
+from wsgate.aws.record import Record
+
+TYPE_CHECKING = False  # typing is not imported on a cold ``$connect``
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["AuthorizerIdentity", "Identity", "identity_from_event", "user_id_from_event"]
 
 _MISSING: Any = object()
 
 
-@dataclass(frozen=True)
-class AuthorizerIdentity:
+class AuthorizerIdentity(Record):
     """The authorizer's verdict as later events carry it.
 
     (Not to be confused with :class:`wsgate.CallerIdentity`, ``requestContext.identity``.)
@@ -31,9 +34,23 @@ class AuthorizerIdentity:
         integration_latency: Milliseconds the authorizer took, when API Gateway reported it.
     """
 
+    # A plain record, not a dataclass: ``dataclasses`` loads ``inspect`` (a cold start's ms).
+    __slots__ = ("context", "integration_latency", "principal_id")
+    __match_args__ = ("principal_id", "context", "integration_latency")
+
     principal_id: str | None
-    context: Mapping[str, str | None] = field(default_factory=dict)
-    integration_latency: int | float | None = None
+    context: Mapping[str, str | None]
+    integration_latency: int | float | None
+
+    def __init__(
+        self,
+        principal_id: str | None,
+        context: Mapping[str, str | None] | None = None,
+        integration_latency: int | float | None = None,
+    ) -> None:
+        object.__setattr__(self, "principal_id", principal_id)
+        object.__setattr__(self, "context", {} if context is None else context)
+        object.__setattr__(self, "integration_latency", integration_latency)
 
 
 #: The former name, kept for existing imports (``wsgate.auth.Identity``).

@@ -14,20 +14,53 @@ that was created without it. Per invocation it:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
 
 from wsgate.exceptions import AuthError, ConnectRejected, EventError
-from wsgate.observe.logging import get_logger
 from wsgate.observe.metrics import Metrics, get_metrics
 
+TYPE_CHECKING = False  # typing and logging stay unloaded on a cold start
 if TYPE_CHECKING:
+    import logging
+
     from wsgate.events import WebSocketEvent
     from wsgate.responses import Response
     from wsgate.router import CallNext, Router
 
 __all__ = ["instrument", "observe_middleware"]
 
-_log = get_logger("wsgate.observe")
+
+class _LazyLog:
+    """``get_logger("wsgate.observe")``, built on the first record that can be emitted.
+
+    Until something imports :mod:`logging`, nothing can have configured it: the root logger
+    is at its default WARNING level, so these INFO and DEBUG records would be dropped anyway,
+    and importing ``logging`` for them (~5 ms of a cold start) is skipped.
+    """
+
+    __slots__ = ("_adapter",)
+
+    def __init__(self) -> None:
+        self._adapter: logging.LoggerAdapter[logging.Logger] | None = None
+
+    def info(self, message: str, *args: object) -> None:
+        self._emit(20, message, args)
+
+    def debug(self, message: str, *args: object) -> None:
+        self._emit(10, message, args)
+
+    def _emit(self, level: int, message: str, args: tuple[object, ...]) -> None:
+        if "logging" not in sys.modules:
+            return
+        if self._adapter is None:
+            from wsgate.observe.logging import get_logger
+
+            self._adapter = get_logger("wsgate.observe")
+        # stacklevel 3: the record names the caller of info/debug, not this class.
+        self._adapter.log(level, message, *args, stacklevel=3)
+
+
+_log = _LazyLog()
 _EXPECTED = (ConnectRejected, AuthError, EventError)
 
 

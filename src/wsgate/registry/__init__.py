@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from wsgate.exceptions import ConfigurationError
-from wsgate.registry.base import DEFAULT_TTL, UNSET, Connection, ConnectionRegistry, Unset
+from wsgate.registry.base import DEFAULT_TTL, UNSET, Connection, Unset
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from wsgate.registry.dynamodb import DynamoDBRegistry
     from wsgate.registry.memory import MemoryRegistry
+    from wsgate.registry.protocol import ConnectionRegistry
     from wsgate.registry.sqlite import SQLiteRegistry
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "ConnectionRegistry": "wsgate.registry.protocol",
     "MemoryRegistry": "wsgate.registry.memory",
     "SQLiteRegistry": "wsgate.registry.sqlite",
     "DynamoDBRegistry": "wsgate.registry.dynamodb",
@@ -52,6 +56,9 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     return getattr(importlib.import_module(module), name)
+
+
+_SCHEMES = frozenset({"memory", "sqlite", "dynamodb"})
 
 
 def open_registry(
@@ -73,16 +80,31 @@ def open_registry(
     Raises:
         ConfigurationError: The URL's scheme is unknown or it lacks a path or table name.
     """
-    parts = urlsplit(url)
-    query: dict[str, str] = dict(parse_qsl(parts.query))
+    scheme, _, rest = url.partition("://")
+    scheme = scheme.lower()
+    if scheme in _SCHEMES and url.isprintable() and not any(c in url for c in "?#% "):
+        # A plain URL (``dynamodb://Table``, as ``WSGATE_TABLE`` gives): what ``urlsplit``
+        # would give, without importing urllib.parse and ipaddress on a cold start.
+        query: dict[str, str] = {}
+        netloc_and_path = rest
+    else:
+        from urllib.parse import parse_qsl, unquote, urlsplit
+
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        scheme = parts.scheme.lower()
+        netloc_and_path = unquote(parts.netloc + parts.path)
     lifetime = _ttl(ttl, query.pop("ttl", None))
-    scheme = parts.scheme.lower()
     if scheme == "memory":
         from wsgate.registry.memory import MemoryRegistry
 
         return MemoryRegistry(ttl=lifetime, **options)
     if scheme == "sqlite":
-        path = unquote(url.split("://", 1)[1].split("?", 1)[0])
+        path = url.split("://", 1)[1].split("?", 1)[0]
+        if "%" in path:
+            from urllib.parse import unquote
+
+            path = unquote(path)
         path = path[1:] if path.startswith("/") else path
         if not path:
             raise ConfigurationError(f"registry URL {url!r} has no database path")
@@ -90,7 +112,7 @@ def open_registry(
 
         return SQLiteRegistry(path, ttl=lifetime, **options)
     if scheme == "dynamodb":
-        table = unquote(parts.netloc + parts.path).strip("/")
+        table = netloc_and_path.strip("/")
         if not table:
             raise ConfigurationError(f"registry URL {url!r} has no table name")
         from wsgate.registry.dynamodb import DynamoDBRegistry

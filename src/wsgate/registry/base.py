@@ -21,11 +21,16 @@ import enum
 import json
 import math
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, runtime_checkable
+from collections.abc import Mapping
 
+from wsgate.aws.record import Record
 from wsgate.exceptions import InvalidRecordError
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any, Final
+
+    from wsgate.registry.protocol import ConnectionRegistry
 
 __all__ = [
     "DEFAULT_TOUCH_INTERVAL",
@@ -58,6 +63,15 @@ DynamoDB stores at most 32 levels with the item's top-level attribute as level 1
 containers around a value. Every backend keeps to it, so data moves between them."""
 
 
+def __getattr__(name: str) -> object:
+    # The Protocol class needs typing: it lives in wsgate.registry.protocol, loaded on use.
+    if name == "ConnectionRegistry":
+        from wsgate.registry.protocol import ConnectionRegistry
+
+        return ConnectionRegistry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class Unset(enum.Enum):
     """Type of :data:`UNSET`, the "leave this field alone" default of ``update``."""
 
@@ -70,9 +84,12 @@ class Unset(enum.Enum):
 UNSET: Final = Unset.UNSET
 
 
-@dataclass(frozen=True, slots=True)
-class Connection:
+class Connection(Record):
     """One connection as the registry stores it. Immutable: registries return new records.
+
+    Equal by value (every field), hashable (by every field but ``metadata``), printable and
+    matchable by field, like the frozen dataclass it used to be; :meth:`replace` returns a copy
+    with some fields changed.
 
     Attributes:
         connection_id: API Gateway's connection id.
@@ -86,15 +103,85 @@ class Connection:
         topics: Topics it subscribes to.
     """
 
+    # A plain class, not a dataclass: ``dataclasses`` (and the ``inspect`` it loads) would be
+    # most of a cold ``$connect``'s import time.
+    __slots__ = (
+        "connected_at",
+        "connection_id",
+        "endpoint",
+        "expires_at",
+        "last_activity",
+        "metadata",
+        "rooms",
+        "topics",
+        "user_id",
+    )
+    __match_args__ = (
+        "connection_id",
+        "user_id",
+        "connected_at",
+        "last_activity",
+        "metadata",
+        "expires_at",
+        "endpoint",
+        "rooms",
+        "topics",
+    )
+
     connection_id: str
-    user_id: str | None = None
-    connected_at: float = 0.0
-    last_activity: float = 0.0
-    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
-    expires_at: int = 0
-    endpoint: str | None = None
-    rooms: frozenset[str] = frozenset()
-    topics: frozenset[str] = frozenset()
+    user_id: str | None
+    connected_at: float
+    last_activity: float
+    metadata: dict[str, Any]
+    expires_at: int
+    endpoint: str | None
+    rooms: frozenset[str]
+    topics: frozenset[str]
+
+    def __init__(
+        self,
+        connection_id: str,
+        user_id: str | None = None,
+        connected_at: float = 0.0,
+        last_activity: float = 0.0,
+        metadata: dict[str, Any] | None = None,
+        expires_at: int = 0,
+        endpoint: str | None = None,
+        rooms: frozenset[str] = frozenset(),
+        topics: frozenset[str] = frozenset(),
+    ) -> None:
+        init = object.__setattr__
+        init(self, "connection_id", connection_id)
+        init(self, "user_id", user_id)
+        init(self, "connected_at", connected_at)
+        init(self, "last_activity", last_activity)
+        init(self, "metadata", {} if metadata is None else metadata)
+        init(self, "expires_at", expires_at)
+        init(self, "endpoint", endpoint)
+        init(self, "rooms", rooms)
+        init(self, "topics", topics)
+
+    def __hash__(self) -> int:
+        # The metadata dict is compared but not hashed (it is not hashable).
+        return hash(
+            tuple(getattr(self, name) for name in self.__match_args__ if name != "metadata")
+        )
+
+    def __reduce__(self) -> tuple[type[Connection], tuple[Any, ...]]:
+        return (type(self), self._fields())
+
+    def replace(self, **changes: Any) -> Connection:
+        """A copy with the given fields changed (as ``dataclasses.replace`` did).
+
+        Raises:
+            TypeError: A name is not a field of the record.
+        """
+        unknown = changes.keys() - set(self.__match_args__)
+        if unknown:
+            raise TypeError(f"Connection has no field(s) {sorted(unknown)}")
+        values = {name: getattr(self, name) for name in self.__match_args__}
+        values.update(changes)
+        return type(self)(**values)
 
     def is_live(self, now: float | None = None) -> bool:
         """Whether the record has not expired at ``now`` (default: the current time)."""
@@ -142,135 +229,6 @@ class Connection:
             raise InvalidRecordError("item", f"missing {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:
             raise InvalidRecordError("item", str(exc)) from None
-
-
-@runtime_checkable
-class ConnectionRegistry(Protocol):
-    """What every registry backend provides. Synchronous and safe to share between threads.
-
-    Reads never return expired records. Writes that need an existing connection raise
-    :class:`~wsgate.exceptions.ConnectionNotFound`; backend failures raise
-    :class:`~wsgate.exceptions.RegistryUnavailable`; bad arguments raise
-    :class:`~wsgate.exceptions.InvalidRecordError`.
-    """
-
-    ttl: int
-
-    def store(
-        self,
-        connection_id: str,
-        *,
-        user_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        expires_at: int | None = None,
-        endpoint: str | None = None,
-        connected_at: float | None = None,
-    ) -> Connection:
-        """Record a connection (call from ``$connect``). Storing an existing id again updates its
-        fields and keeps its rooms and topics, so a retried ``$connect`` is harmless.
-        ``expires_at`` defaults to now + ``ttl``."""
-        ...
-
-    def get(self, connection_id: str) -> Connection | None:
-        """The live record, or ``None`` when it is unknown or expired."""
-        ...
-
-    def update(
-        self,
-        connection_id: str,
-        *,
-        user_id: str | Unset | None = UNSET,
-        metadata: Mapping[str, Any] | Unset = UNSET,
-        expires_at: int | Unset = UNSET,
-        endpoint: str | Unset | None = UNSET,
-        merge_metadata: bool = False,
-    ) -> Connection:
-        """Change fields of a live connection; ``merge_metadata`` merges instead of replacing.
-        Raises ``ConnectionNotFound`` (never re-creates a deleted connection)."""
-        ...
-
-    def delete(self, connection_id: str) -> bool:
-        """Remove a connection and its memberships (call from ``$disconnect`` or on Gone).
-        True when a live record was removed."""
-        ...
-
-    def delete_many(self, connection_ids: Iterable[str]) -> int:
-        """Remove many connections in batches (the sender prunes Gone ones through this).
-        Returns how many live records were removed."""
-        ...
-
-    def touch(
-        self,
-        connection_id: str,
-        now: float | None = None,
-        *,
-        min_interval: float = DEFAULT_TOUCH_INTERVAL,
-    ) -> bool:
-        """Record activity, at most one write per ``min_interval`` seconds per connection.
-        True when last-activity was written."""
-        ...
-
-    def all(self) -> Iterator[Connection]:
-        """Every live connection, streamed page by page."""
-        ...
-
-    def by_user(self, user_id: str) -> list[Connection]:
-        """The live connections of one user (one per device or tab)."""
-        ...
-
-    def active_since(self, since: float) -> Iterator[Connection]:
-        """Live connections whose last activity is at or after ``since`` (epoch seconds)."""
-        ...
-
-    def join(self, connection_id: str, room: str) -> bool:
-        """Add the connection to a room; True when it was not a member. Raises
-        ``ConnectionNotFound``."""
-        ...
-
-    def leave(self, connection_id: str, room: str) -> bool:
-        """Remove the connection from a room; True when it was a member."""
-        ...
-
-    def room_members(self, room: str) -> list[Connection]:
-        """The live connections in a room."""
-        ...
-
-    def rooms_of(self, connection_id: str) -> frozenset[str]:
-        """The rooms a live connection is in (empty when it is unknown)."""
-        ...
-
-    def subscribe(self, connection_id: str, topic: str) -> bool:
-        """Subscribe the connection to a topic; True when it was not subscribed. Raises
-        ``ConnectionNotFound``."""
-        ...
-
-    def unsubscribe(self, connection_id: str, topic: str) -> bool:
-        """Unsubscribe the connection from a topic; True when it was subscribed."""
-        ...
-
-    def subscribers(self, topic: str) -> list[Connection]:
-        """The live connections subscribed to a topic."""
-        ...
-
-    def topics_of(self, connection_id: str) -> frozenset[str]:
-        """The topics a live connection subscribes to (empty when it is unknown)."""
-        ...
-
-    def cleanup(self, now: float | None = None, *, max_age: float | None = None) -> int:
-        """Delete expired records and, with ``max_age``, those idle for longer than ``max_age``
-        seconds. Returns how many connections were removed. Run it on a schedule."""
-        ...
-
-    def count(self) -> int:
-        """How many live connections there are."""
-        ...
-
-    def close(self) -> None:
-        """Release the backend's resources. The registry is unusable afterwards."""
-        ...
-
-
-# --- helpers shared by the backends ---------------------------------------------------------
 
 
 def check_id(value: object, name: str = "connection_id") -> str:
@@ -362,8 +320,7 @@ def check_ttl(value: object) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class StoreFields:
+class StoreFields(Record):
     """The checked arguments of ``store``, with its defaults filled in (see :func:`check_store`).
 
     Attributes:
@@ -376,6 +333,25 @@ class StoreFields:
         expires_at: ``expires_at`` as given, else ``int(now) + ttl``.
     """
 
+    __slots__ = (
+        "connected_at",
+        "connection_id",
+        "endpoint",
+        "expires_at",
+        "metadata",
+        "now",
+        "user_id",
+    )
+    __match_args__ = (
+        "connection_id",
+        "user_id",
+        "metadata",
+        "endpoint",
+        "now",
+        "connected_at",
+        "expires_at",
+    )
+
     connection_id: str
     user_id: str | None
     metadata: dict[str, Any]
@@ -383,6 +359,25 @@ class StoreFields:
     now: float
     connected_at: float
     expires_at: int
+
+    def __init__(
+        self,
+        connection_id: str,
+        user_id: str | None,
+        metadata: dict[str, Any],
+        endpoint: str | None,
+        now: float,
+        connected_at: float,
+        expires_at: int,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "connection_id", connection_id)
+        init(self, "user_id", user_id)
+        init(self, "metadata", metadata)
+        init(self, "endpoint", endpoint)
+        init(self, "now", now)
+        init(self, "connected_at", connected_at)
+        init(self, "expires_at", expires_at)
 
 
 def check_store(
@@ -416,8 +411,7 @@ def check_store(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateFields:
+class UpdateFields(Record):
     """The checked arguments of ``update`` (see :func:`check_update`).
 
     Attributes:
@@ -426,8 +420,18 @@ class UpdateFields:
         metadata: The new metadata map, normalised, or ``None`` when it was not given.
     """
 
+    __slots__ = ("fields", "metadata")
+    __match_args__ = ("fields", "metadata")
+
     fields: dict[str, Any]
     metadata: dict[str, Any] | None
+
+    def __init__(self, fields: dict[str, Any], metadata: dict[str, Any] | None) -> None:
+        object.__setattr__(self, "fields", fields)
+        object.__setattr__(self, "metadata", metadata)
+
+    def __hash__(self) -> int:
+        raise TypeError("unhashable type: 'UpdateFields'")
 
 
 def check_update(

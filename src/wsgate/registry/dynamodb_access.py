@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
 
 from wsgate.registry.base import Connection
 from wsgate.registry.dynamodb_items import (
@@ -15,6 +14,10 @@ from wsgate.registry.dynamodb_items import (
 )
 from wsgate.registry.dynamodb_scan import parallel_scan
 from wsgate.registry.dynamodb_table import TableCodec
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["TableAccess"]
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any, Final
 
 from wsgate.exceptions import ConnectionNotFound
 from wsgate.registry.base import Connection, check_id
 from wsgate.registry.dynamodb_access import TableAccess
 from wsgate.registry.dynamodb_items import ConditionFailed, encode_value
 from wsgate.registry.paging import Member
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["Groups"]
 

@@ -7,14 +7,19 @@ botocore is loaded).
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from decimal import Decimal
-from typing import Any, Final
 
 from wsgate.aws.dynamodb import error_code, service_errors
 from wsgate.exceptions import InvalidRecordError, RegistryError, RegistryUnavailable
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any, Final
+
+    AttributeValue = dict[str, Any]
+else:  # the same alias at run time, without typing's Any
+    AttributeValue = dict[str, object]
 
 __all__ = [
     "BATCH_GET",
@@ -32,7 +37,6 @@ __all__ = [
 BATCH_WRITE: Final = 25  # BatchWriteItem's limit
 BATCH_GET: Final = 100  # BatchGetItem's limit
 
-AttributeValue = dict[str, Any]
 Key = dict[str, AttributeValue]
 
 
@@ -78,7 +82,12 @@ def encode_value(value: Any) -> AttributeValue:
     if isinstance(value, int):
         return {"N": str(value)}
     if isinstance(value, float):
-        return {"N": str(Decimal(repr(value)))}
+        text = repr(value)
+        if "e" in text or "n" in text:  # exponent, inf, nan: Decimal's spelling (or its error)
+            from decimal import Decimal
+
+            text = str(Decimal(text))
+        return {"N": text}
     if isinstance(value, str):
         return {"S": value}
     if isinstance(value, Mapping):
@@ -99,10 +108,13 @@ def decode_value(attribute: Mapping[str, Any]) -> Any:
     if kind == "S":
         return raw
     if kind == "N":
-        number = Decimal(raw)
         # An int only when written as one: "1E+125" (a float's repr) is no exact integer.
-        plain = "." not in raw and "e" not in raw and "E" not in raw
-        return int(number) if plain and number == number.to_integral_value() else float(number)
+        if "." not in raw and "e" not in raw and "E" not in raw:
+            return int(raw)
+        from decimal import Decimal  # only for a fraction or an exponent
+
+        number = Decimal(raw)
+        return float(number)
     if kind == "BOOL":
         return bool(raw)
     if kind == "NULL":
@@ -126,6 +138,8 @@ def decode_map(value: Mapping[str, Any]) -> dict[str, Any]:
 
 def _backoff(attempt: int) -> None:
     # Full jitter, as AWS recommends for unprocessed batch items.
+    import random  # only on a retry
+
     time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
 
 

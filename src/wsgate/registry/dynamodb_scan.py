@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Iterator
-from typing import Any, Final
 
 from wsgate.registry.dynamodb_items import call
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["parallel_scan"]
 
@@ -37,6 +39,8 @@ def parallel_scan(client: Any, request: dict[str, Any], segments: int) -> Iterat
     if segments <= 1:
         yield from _pages(client, request)
         return
+    import queue  # only for a parallel scan: off the cold path
+
     results: queue.Queue[Any] = queue.Queue(maxsize=segments * 2)
     stop = threading.Event()
 

@@ -6,38 +6,120 @@ import re
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
 
 from wsgate.aws.dynamodb import service_errors
+from wsgate.aws.record import Record
 from wsgate.exceptions import RegistryError, RegistryUnavailable
 from wsgate.registry.base import Connection
 from wsgate.registry.dynamodb_items import call, decode_map, encode_value
 
+TYPE_CHECKING = False  # typing is not imported at run time (a cold start's ms)
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["TableCodec", "TableLayout", "create_table"]
 
 
-@dataclass(frozen=True, slots=True)
-class TableLayout:
-    """Attribute and index names of the connection table; change any to match your table."""
+class TableLayout(Record):
+    """Attribute and index names of the connection table; change any to match your table.
 
-    connection_id: str = "connectionId"
-    sort_key: str = "sk"
-    user_id: str = "userId"
-    connected_at: str = "connectedAt"
-    last_activity: str = "lastActivity"
-    metadata: str = "metadata"
-    #: A fresh token on every metadata write: a metadata merge writes only if it is unchanged.
-    metadata_revision: str = "metadataRevision"
-    expires_at: str = "expiresAt"
-    endpoint: str = "endpoint"
-    rooms: str = "rooms"
-    topics: str = "topics"
-    group: str = "groupKey"
-    by_user_index: str = "byUser"
-    by_group_index: str = "byGroup"
-    record_sort_value: str = "connection"
+    ``metadata_revision``: a fresh token on every metadata write: a metadata merge writes only
+    if it is unchanged.
+    """
+
+    __slots__ = (
+        "by_group_index",
+        "by_user_index",
+        "connected_at",
+        "connection_id",
+        "endpoint",
+        "expires_at",
+        "group",
+        "last_activity",
+        "metadata",
+        "metadata_revision",
+        "record_sort_value",
+        "rooms",
+        "sort_key",
+        "topics",
+        "user_id",
+    )
+    __match_args__ = (
+        "connection_id",
+        "sort_key",
+        "user_id",
+        "connected_at",
+        "last_activity",
+        "metadata",
+        "metadata_revision",
+        "expires_at",
+        "endpoint",
+        "rooms",
+        "topics",
+        "group",
+        "by_user_index",
+        "by_group_index",
+        "record_sort_value",
+    )
+
+    connection_id: str
+    sort_key: str
+    user_id: str
+    connected_at: str
+    last_activity: str
+    metadata: str
+    metadata_revision: str
+    expires_at: str
+    endpoint: str
+    rooms: str
+    topics: str
+    group: str
+    by_user_index: str
+    by_group_index: str
+    record_sort_value: str
+
+    def __init__(
+        self,
+        connection_id: str = "connectionId",
+        sort_key: str = "sk",
+        user_id: str = "userId",
+        connected_at: str = "connectedAt",
+        last_activity: str = "lastActivity",
+        metadata: str = "metadata",
+        metadata_revision: str = "metadataRevision",
+        expires_at: str = "expiresAt",
+        endpoint: str = "endpoint",
+        rooms: str = "rooms",
+        topics: str = "topics",
+        group: str = "groupKey",
+        by_user_index: str = "byUser",
+        by_group_index: str = "byGroup",
+        record_sort_value: str = "connection",
+    ) -> None:
+        object.__setattr__(self, "connection_id", connection_id)
+        object.__setattr__(self, "sort_key", sort_key)
+        object.__setattr__(self, "user_id", user_id)
+        object.__setattr__(self, "connected_at", connected_at)
+        object.__setattr__(self, "last_activity", last_activity)
+        object.__setattr__(self, "metadata", metadata)
+        object.__setattr__(self, "metadata_revision", metadata_revision)
+        object.__setattr__(self, "expires_at", expires_at)
+        object.__setattr__(self, "endpoint", endpoint)
+        object.__setattr__(self, "rooms", rooms)
+        object.__setattr__(self, "topics", topics)
+        object.__setattr__(self, "group", group)
+        object.__setattr__(self, "by_user_index", by_user_index)
+        object.__setattr__(self, "by_group_index", by_group_index)
+        object.__setattr__(self, "record_sort_value", record_sort_value)
+
+
+def _whole(number: str) -> int:
+    """A DynamoDB ``N`` value as an int (truncated), without ``decimal`` for plain digits."""
+    if number.lstrip("-").isdigit():
+        return int(number)
+    from decimal import Decimal
+
+    return int(Decimal(number))
 
 
 class TableCodec:
@@ -82,7 +164,7 @@ class TableCodec:
                 connected_at=float(item[lay.connected_at]["N"]),
                 last_activity=float(item[lay.last_activity]["N"]),
                 metadata=decode_map(item[lay.metadata]["M"]) if lay.metadata in item else {},
-                expires_at=int(Decimal(item[lay.expires_at]["N"])),
+                expires_at=_whole(item[lay.expires_at]["N"]),
                 endpoint=item[lay.endpoint]["S"] if lay.endpoint in item else None,
                 rooms=frozenset(item[lay.rooms]["SS"]) if lay.rooms in item else frozenset(),
                 topics=frozenset(item[lay.topics]["SS"]) if lay.topics in item else frozenset(),

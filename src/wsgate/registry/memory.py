@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from typing import Any
 
 from wsgate.exceptions import ConnectionNotFound
@@ -132,7 +131,7 @@ class MemoryRegistry:
                     if merge_metadata
                     else new_metadata
                 )
-            record = replace(old, **changes)
+            record = old.replace(**changes)
             self._put(old, record)
             return record
 
@@ -163,7 +162,7 @@ class MemoryRegistry:
             old = self._live(connection_id, at)
             if old is None or at - old.last_activity < min_interval:
                 return False
-            self._records[connection_id] = replace(old, last_activity=at)
+            self._records[connection_id] = old.replace(last_activity=at)
             return True
 
     # --- queries ---------------------------------------------------------------------------
@@ -335,7 +334,7 @@ class MemoryRegistry:
 
     @staticmethod
     def _with(record: Connection, kind: str, names: frozenset[str]) -> Connection:
-        return replace(record, rooms=names) if kind == _ROOM else replace(record, topics=names)
+        return record.replace(rooms=names) if kind == _ROOM else record.replace(topics=names)
 
     def _add(self, kind: str, connection_id: str, name: str) -> bool:
         check_id(connection_id)

@@ -25,11 +25,15 @@ read through ``room_members``/``subscribers`` and cut into pages.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterator
-from typing import Any, Final, NamedTuple
 
 from wsgate.exceptions import InvalidRecordError
 from wsgate.registry.base import check_id
+
+TYPE_CHECKING = False  # typing is not imported at run time (a cold ``$connect``'s ms)
+if TYPE_CHECKING:
+    from typing import Any, Final, NamedTuple
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -49,16 +53,29 @@ MAX_PAGE_SIZE: Final = 100_000
 GROUP_KINDS: Final = ("room", "topic")
 
 
-class Member(NamedTuple):
-    """One recipient of a group broadcast: what a send needs and nothing more.
+if TYPE_CHECKING:
+
+    class Member(NamedTuple):
+        """One recipient of a group broadcast: what a send needs and nothing more.
+
+        Attributes:
+            connection_id: API Gateway's connection id.
+            endpoint: The management endpoint stored with the connection, if any.
+        """
+
+        connection_id: str
+        endpoint: str | None = None
+
+else:
+    # The same class at run time, built by collections.namedtuple as typing.NamedTuple does,
+    # so that storing a connection (which imports this module) does not import typing.
+    Member = namedtuple("Member", ("connection_id", "endpoint"), defaults=(None,))
+    Member.__doc__ = """One recipient of a group broadcast: what a send needs and nothing more.
 
     Attributes:
         connection_id: API Gateway's connection id.
         endpoint: The management endpoint stored with the connection, if any.
     """
-
-    connection_id: str
-    endpoint: str | None = None
 
 
 def check_page_args(

@@ -10,20 +10,19 @@ neither asyncio nor typing, and never boto3 or botocore.
 
 from __future__ import annotations
 
-from wsgate.aws.credentials import Credentials, DefaultCredentials, StaticCredentials
-from wsgate.aws.retry import RetryPolicy
-from wsgate.sender.broadcast import BroadcastResult, RecipientResult
-from wsgate.sender.endpoint import CustomDomainWarning, resolve_endpoint
-from wsgate.sender.http_transport import HttpTransport
-from wsgate.sender.sender import Sender, encode_payload
-from wsgate.sender.transport import MAX_PAYLOAD_BYTES, ConnectionInfo
-
 TYPE_CHECKING = False  # typing is not imported on the send path
 if TYPE_CHECKING:
     from typing import Any
 
+    from wsgate.aws.credentials import Credentials, DefaultCredentials, StaticCredentials
+    from wsgate.aws.retry import RetryPolicy
     from wsgate.sender.boto3 import Boto3Transport, get_management_client
+    from wsgate.sender.broadcast import BroadcastResult, RecipientResult
+    from wsgate.sender.endpoint import CustomDomainWarning, resolve_endpoint
+    from wsgate.sender.http_transport import HttpTransport
     from wsgate.sender.protocols import CredentialsProvider, Transport
+    from wsgate.sender.sender import Sender, encode_payload
+    from wsgate.sender.transport import MAX_PAYLOAD_BYTES, ConnectionInfo
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -46,15 +45,40 @@ __all__ = [
 ]
 
 
+# Every name is imported on first use: a cold ``$connect`` that only reads the event's
+# endpoint (``wsgate.sender.endpoint``) loads neither the sender nor its transports; boto3 is
+# imported only when its transport or client is asked for, typing only when a protocol is.
+_MODULES = {
+    "Credentials": "wsgate.aws.credentials",
+    "DefaultCredentials": "wsgate.aws.credentials",
+    "StaticCredentials": "wsgate.aws.credentials",
+    "RetryPolicy": "wsgate.aws.retry",
+    "BroadcastResult": "wsgate.sender.broadcast",
+    "RecipientResult": "wsgate.sender.broadcast",
+    "CustomDomainWarning": "wsgate.sender.endpoint",
+    "resolve_endpoint": "wsgate.sender.endpoint",
+    "HttpTransport": "wsgate.sender.http_transport",
+    "Sender": "wsgate.sender.sender",
+    "encode_payload": "wsgate.sender.sender",
+    "MAX_PAYLOAD_BYTES": "wsgate.sender.transport",
+    "ConnectionInfo": "wsgate.sender.transport",
+    "Boto3Transport": "wsgate.sender.boto3",
+    "get_management_client": "wsgate.sender.boto3",
+    "CredentialsProvider": "wsgate.sender.protocols",
+    "Transport": "wsgate.sender.protocols",
+}
+
+
 def __getattr__(name: str) -> Any:
-    # boto3 is imported only when its transport or client is asked for, typing only when
-    # one of the protocols is.
-    if name in ("Boto3Transport", "get_management_client"):
-        from wsgate.sender import boto3 as _boto3
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(_boto3, name)
-    if name in ("CredentialsProvider", "Transport"):
-        from wsgate.sender import protocols
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return getattr(protocols, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
