@@ -32,10 +32,6 @@ class TestDynamoDBOnDynalite(RegistryContract):
 
 
 class TestDynamoDBOnMoto(RegistryContract):
-    atomic_conditions = False  # moto_server races two conditional UpdateItems on one item
-    # So the concurrent-merge test cannot hold here; it runs on dynalite (the class above).
-    test_concurrent_merges_into_one_connection_lose_nothing = None  # type: ignore[assignment]
-
     @pytest.fixture
     def registry(self, moto_client: Any) -> Iterator[DynamoDBRegistry]:
         yield from _registry(moto_client)

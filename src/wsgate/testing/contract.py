@@ -66,9 +66,6 @@ class RegistryContract(PagedLookupContract):
     many: ClassVar[int] = 1050
     #: Writer threads in the concurrency tests.
     writers: ClassVar[int] = 8
-    #: Whether the store applies a conditional write atomically (DynamoDB and dynalite do;
-    #: moto_server checks and writes without a lock, so racing conditional writes both pass).
-    atomic_conditions: ClassVar[bool] = True
 
     # --- store / get -----------------------------------------------------------------------
 
@@ -544,8 +541,6 @@ class RegistryContract(PagedLookupContract):
     def test_concurrent_merges_into_one_connection_lose_nothing(
         self, registry: ConnectionRegistry
     ) -> None:
-        if not self.atomic_conditions:
-            pytest.skip("the server does not apply conditional writes atomically")
         registry.store("c1", metadata={"start": True})
         per_writer = 5
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import importlib.util
 import os
 import shutil
 import socket
@@ -173,19 +174,27 @@ def start_dynalite(*, timeout: float = 30.0, executable: Path | None = None) -> 
 
 
 def start_moto_server(*, timeout: float = 30.0) -> LocalServer:
-    """Start moto's server on a free loopback port.
+    """Start moto's server on a free loopback port, handling one request at a time.
+
+    moto's own ``moto_server`` lets requests interleave (a reader can see an UpdateItem half
+    applied, two conditional writes on one item can both pass); DynamoDB never does. So moto's
+    application is served by :mod:`wsgate.testing.moto_atomic`, which runs one request at a time,
+    whenever moto is importable here; otherwise a ``moto_server`` on ``PATH`` is used as it is.
 
     Raises:
         ServerStartError: moto[server] is not installed or did not answer within ``timeout``.
     """
-    beside = Path(sys.executable).parent / "moto_server"
-    found = shutil.which("moto_server")
-    if beside.exists():
-        prefix = [str(beside)]
-    elif found:
-        prefix = [found]
+    if importlib.util.find_spec("moto") is not None:
+        prefix = [sys.executable, "-m", "wsgate.testing.moto_atomic"]
     else:
-        prefix = [sys.executable, "-m", "moto.server"]
+        beside = Path(sys.executable).parent / "moto_server"
+        found = shutil.which("moto_server")
+        if beside.exists():
+            prefix = [str(beside)]
+        elif found:
+            prefix = [found]
+        else:
+            raise ServerStartError("moto's server is not installed: pip install 'moto[server]'")
 
     def command(port: int) -> list[str]:
         return [*prefix, "-H", HOST, "-p", str(port)]
