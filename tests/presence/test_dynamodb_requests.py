@@ -111,23 +111,30 @@ def test_requests_per_operation_are_bounded_and_never_scan(
         registry.store(cid, user_id=user)
     log.take()
     presence.enter("c1", "lobby")
-    # GetItem; Query (members); 2 joins (GetItem+PutItem+UpdateItem each: the membership
-    # copies the record's endpoint and expiry); a metadata merge (GetItem + UpdateItem).
+    # GetItem; 2 joins (GetItem+PutItem+UpdateItem each: the membership copies the record's
+    # endpoint and expiry); a metadata merge (GetItem + UpdateItem); then the room's members
+    # (Query + BatchGetItem), read after the writes so concurrent entries see each other.
     first = log.take()
     join = ["GetItem", "PutItem", "UpdateItem"]
     merge = ["GetItem", "UpdateItem"]
-    assert sorted(first) == sorted(["GetItem", "Query", *join, *join, *merge])
+    assert first == ["GetItem", *join, *join, *merge, "Query", "BatchGetItem"]
     presence.enter("c2", "lobby")
     presence.enter("c3", "lobby")
     log.take()
     presence.leave("c2", "lobby")
     leave = log.take()
-    assert "Scan" not in leave and len(leave) <= 8
+    # GetItem; 2 leaves (UpdateItem + DeleteItem each); then the room's members.
+    withdraw = ["UpdateItem", "DeleteItem", "UpdateItem", "DeleteItem"]
+    assert leave == ["GetItem", *withdraw, "Query", "BatchGetItem"]
+    presence.update("c1", "lobby", {"status": "away"})
+    # The room (to find the user's connections), 1 merge per connection, the room again.
+    update = log.take()
+    assert update == ["Query", "BatchGetItem", "GetItem", "UpdateItem", "Query", "BatchGetItem"]
     presence.members("lobby")
     assert log.take() == ["Query", "BatchGetItem"]
     presence.sweep()
     assert log.take() == ["Query", "BatchGetItem"]  # nothing stale: reads only
-    for op in first + leave:
+    for op in first + leave + update:
         assert op != "Scan"
 
 

@@ -153,7 +153,6 @@ class Presence:
         present = {k: v for k, v in protocol.entries(record).items() if k in rooms}
         if room not in rooms and len(rooms) >= self.max_rooms:
             raise InvalidRecordError("room", f"already present in {self.max_rooms} rooms")
-        before = self._records(room)  # with this connection when it is re-entering
         old = present.get(room, {})
         since = old.get("since")
         present[room] = {
@@ -166,10 +165,16 @@ class Presence:
             registry.join(connection_id, protocol.group_of(room))
         if protocol.SWEEP_GROUP not in record.rooms:
             registry.join(connection_id, protocol.SWEEP_GROUP)
+        previous = record
         record = registry.update(
             connection_id, metadata={protocol.METADATA_KEY: present}, merge_metadata=True
         )
-        after = [*(r for r in before if r.connection_id != connection_id), record]
+        # The room is read only now that this connection is in it: of two connections entering
+        # at once, the one reading second finds the other and tells it, so neither misses the
+        # other (reading first, both could read the room without the other and stay apart).
+        others = [r for r in self._records(room) if r.connection_id != connection_id]
+        before = [*others, previous] if room in rooms else others
+        after = [*others, record]
         # The one entering first (it waits for the list), then the others. With acked delivery
         # the sync comes before the join is numbered, so the client takes the join after it.
         seq = self._sync(connection_id, room)
@@ -181,9 +186,10 @@ class Presence:
             for frame in frames:
                 self.sender.send(connection_id, frame)
         except ConnectionGoneError:
-            # Pruned by the sender already (quiet then); the others hear of it if they knew.
+            # Pruned by the sender already. Others entering meanwhile may have seen it: tell
+            # every member it left (a client ignores a leave of someone it never saw).
             self._withdraw(record, {room})
-            self._announce(room, before, after[:-1], exclude=set())
+            self._announce(room, after, others, exclude=set())
             raise
         self._announce(room, before, after, exclude={connection_id})
         return members[protocol.member_key(record)[0]]
@@ -204,24 +210,27 @@ class Presence:
             raise ConnectionNotFound(connection_id)
         key = protocol.member_key(mine)[0]
         now = self.clock()
-        after = []
+        updated: dict[str, Any] = {}
         for record in before:
             if protocol.member_key(record)[0] != key:
-                after.append(record)
                 continue
             present = protocol.entries(record)
             entry = present.get(room, {"since": now})
             present[room] = {**entry, "data": clean, "at": now}
             try:
-                after.append(
-                    self.registry.update(
-                        record.connection_id,
-                        metadata={protocol.METADATA_KEY: present},
-                        merge_metadata=True,
-                    )
+                updated[record.connection_id] = self.registry.update(
+                    record.connection_id,
+                    metadata={protocol.METADATA_KEY: present},
+                    merge_metadata=True,
                 )
             except ConnectionNotFound:
                 continue  # that tab went meanwhile
+        # The recipients are read after the write, so one entering meanwhile either read the
+        # new data in its state or is in this list (see enter).
+        current = self._records(room)
+        after = [updated.get(r.connection_id, r) for r in current]
+        old = [r for r in before if r.connection_id in updated]
+        before = [r for r in after if r.connection_id not in updated] + old
         self._announce(room, before, after, exclude=set())
         members = protocol.members_of(room, after)
         return members.get(key) or Member(key, clean, (), now)
@@ -234,13 +243,14 @@ class Presence:
             InvalidRecordError: A bad room name.
         """
         room = protocol.check_room(room)
-        before = self._records(room)
-        mine = [r for r in before if r.connection_id == connection_id]
-        if not mine:
+        record = self.registry.get(connection_id)
+        if record is None or room not in protocol.rooms_present(record):
             return False
-        self._withdraw(mine[0], {room})
-        after = [r for r in before if r.connection_id != connection_id]
-        self._announce(room, before, after, exclude=set())
+        self._withdraw(record, {room})
+        # The recipients are read after the withdrawal: one entering meanwhile either did not
+        # see this connection or is in this list and hears the leave.
+        after = [r for r in self._records(room) if r.connection_id != connection_id]
+        self._announce(room, [*after, record], after, exclude=set())
         return True
 
     def disconnected(self, record: Any) -> None:
