@@ -101,10 +101,18 @@ def _run(**jobs: Callable[[], object]) -> None:
         raise errors[0]
 
 
-def test_two_entering_at_once_both_see_each_other(registry: Any) -> None:
+def _ann_and_bob(registry: Any, ann_data: dict[str, Any] | None) -> Frames:
+    """Stores ann's and bob's connections; ann is present in the lobby when given data."""
     registry.store("c-ann", user_id="ann")
     registry.store("c-bob", user_id="bob")
     frames = Frames()
+    if ann_data is not None:
+        Presence(registry, frames).enter("c-ann", "lobby", ann_data)
+    return frames
+
+
+def test_two_entering_at_once_both_see_each_other(registry: Any) -> None:
+    frames = _ann_and_bob(registry, None)
     presence = Presence(ReadsMeet(registry, {"ann": 0, "bob": 0}), frames)
     _run(
         ann=lambda: presence.enter("c-ann", "lobby", {"name": "Ann"}),
@@ -117,10 +125,7 @@ def test_two_entering_at_once_both_see_each_other(registry: Any) -> None:
 
 
 def test_one_entering_while_another_leaves_keeps_no_ghost(registry: Any) -> None:
-    registry.store("c-ann", user_id="ann")
-    registry.store("c-bob", user_id="bob")
-    frames = Frames()
-    Presence(registry, frames).enter("c-ann", "lobby", {"name": "Ann"})
+    frames = _ann_and_bob(registry, {"name": "Ann"})
     presence = Presence(ReadsMeet(registry, {"ann": 0, "bob": 0}), frames)
     _run(
         ann=lambda: presence.leave("c-ann", "lobby"),
@@ -131,10 +136,7 @@ def test_one_entering_while_another_leaves_keeps_no_ghost(registry: Any) -> None
 
 
 def test_one_entering_while_another_updates_gets_the_new_data(registry: Any) -> None:
-    registry.store("c-ann", user_id="ann")
-    registry.store("c-bob", user_id="bob")
-    frames = Frames()
-    Presence(registry, frames).enter("c-ann", "lobby", {"status": "here"})
+    frames = _ann_and_bob(registry, {"status": "here"})
     # The update reads the room once to find ann's connections; its second read is held.
     presence = Presence(ReadsMeet(registry, {"ann": 1, "bob": 0}), frames)
     _run(

@@ -92,22 +92,17 @@ def test_the_moto_server_fixture_is_served_one_request_at_a_time(moto_server: Lo
         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    first_write = {
+        "TableName": table,
+        "Key": {"k": {"S": "x"}},
+        "UpdateExpression": "SET a = :a",
+        "ConditionExpression": "attribute_not_exists(k)",
+        "ExpressionAttributeValues": {":a": {"N": "1"}},
+    }
     try:
-        client.update_item(
-            TableName=table,
-            Key={"k": {"S": "x"}},
-            UpdateExpression="SET a = :a",
-            ConditionExpression="attribute_not_exists(k)",
-            ExpressionAttributeValues={":a": {"N": "1"}},
-        )
+        client.update_item(**first_write)
         with pytest.raises(client.exceptions.ConditionalCheckFailedException):
-            client.update_item(
-                TableName=table,
-                Key={"k": {"S": "x"}},
-                UpdateExpression="SET a = :a",
-                ConditionExpression="attribute_not_exists(k)",
-                ExpressionAttributeValues={":a": {"N": "2"}},
-            )
+            client.update_item(**{**first_write, "ExpressionAttributeValues": {":a": {"N": "2"}}})
         item = client.get_item(TableName=table, Key={"k": {"S": "x"}})["Item"]
         assert item == {"k": {"S": "x"}, "a": {"N": "1"}}
     finally:
