@@ -109,7 +109,8 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     security.add_argument(
         "--authorizer",
         metavar="MODULE:ATTR",
-        help="REQUEST authorizer run before $connect (default: the app's @app.authorizer)",
+        help="REQUEST authorizer run before $connect (default: the app's @app.authorizer; "
+        "with --template it replaces the template's authorizer)",
     )
     security.add_argument(
         "--identity-source",

@@ -71,7 +71,8 @@ def _end(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
 
 @pytest.fixture
 def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Served]]:
-    """``serve(template_path, stage=..., parameter_overrides=..., timeout=..., reload=...)``."""
+    """``serve(template_path, stage=..., parameter_overrides=..., timeout=..., reload=...,
+    authorizer=...)``."""
     monkeypatch.setenv("WSGATE_REGISTRY", f"sqlite:///{tmp_path / 'registry.db'}")
     started: list[Served] = []
 
@@ -81,6 +82,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
         timeout: float = 29.0,
         reload: bool = False,
         aws_endpoint: str | None = None,
+        authorizer: Any = None,
         **options: Any,
     ) -> Served:
         app = load_template_app(path, **options)
@@ -98,7 +100,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
         thread.start()
         try:
             emulator = asyncio.run_coroutine_threadsafe(
-                start_template(runner, config, reload=reload), loop
+                start_template(runner, config, reload=reload, authorizer=authorizer), loop
             ).result(120)
         except BaseException:
             runner.close()

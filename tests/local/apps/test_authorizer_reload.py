@@ -7,6 +7,7 @@ import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -141,6 +142,52 @@ def test_the_templates_authorizer_guards_connect(
     assert answer["principalId"] == "ali" and answer["role"] == "baba"
     # The function's output reaches the log sink under the function's name.
     wait_until(lambda: ("WhoFn", "who asked: ali") in served.logs, 30, "WhoFn's log line")
+
+
+def _key_gate(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A local authorizer (``--authorizer``): lets in ``?key=local`` as "dev"."""
+    if event["queryStringParameters"].get("key") != "local":
+        raise Exception("Unauthorized")
+    return {
+        "principalId": "dev",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
+            ],
+        },
+        "context": {"role": "local"},
+    }
+
+
+def test_an_authorizer_given_on_the_command_line_replaces_the_templates(
+    serve: Callable[..., Served], template: Path
+) -> None:
+    from wsgate.local.authorizer import LocalAuthorizer
+
+    local = LocalAuthorizer(_key_gate, ["route.request.querystring.key"])
+    served = serve(template, authorizer=local)
+    for query in ("?token=open-sesame", "?key=wrong"):  # the template's token no longer opens
+        with pytest.raises(InvalidStatus) as refused:
+            connect(served.ws_url + query)
+        assert refused.value.response.status_code == 401
+    with connect(served.ws_url + "?key=local") as ws:
+        ws.send(json.dumps({"op": "who"}))
+        answer = json.loads(ws.recv(60))
+    assert answer["principalId"] == "dev" and answer["role"] == "local"
+
+
+def test_a_bad_authorizer_on_the_command_line_stops_before_anything_starts(
+    template: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsgate.cli import main
+
+    code = main(
+        ["serve", "--template", str(template), "--authorizer", "no_such_module:gate", "--port", "0"]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--authorizer no_such_module:gate" in err and "no_such_module" in err
 
 
 def test_reload_restarts_a_function_whose_code_changed(

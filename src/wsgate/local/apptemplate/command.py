@@ -17,6 +17,7 @@ from wsgate.local.apptemplate.loader import load_template_app, parse_overrides
 from wsgate.local.apptemplate.runner import TemplateRunner, print_line, startup_line
 
 if TYPE_CHECKING:
+    from wsgate.local.authorizer import LocalAuthorizer
     from wsgate.local.config import EmulatorConfig
     from wsgate.local.server import Emulator
 
@@ -40,9 +41,15 @@ def _describe(runner: TemplateRunner) -> list[str]:
 
 
 async def start_template(
-    runner: TemplateRunner, config: EmulatorConfig, *, reload: bool = False
+    runner: TemplateRunner,
+    config: EmulatorConfig,
+    *,
+    reload: bool = False,
+    authorizer: LocalAuthorizer | None = None,
 ) -> Emulator:
     """Start services, then the emulator, then the functions; returns the running emulator.
+
+    ``authorizer`` (``--authorizer``) guards ``$connect`` in place of the template's own.
 
     The caller stops the emulator first (its ``$disconnect`` calls still reach the functions)
     and then calls ``runner.close()`` from another thread while the loop still runs (the
@@ -58,7 +65,7 @@ async def start_template(
     runner.start_functions(emulator.port, config.host, asyncio.get_running_loop())
     for problem in await asyncio.to_thread(runner.prepare):
         logger.warning("%s", problem)
-    emulator.authorizer = runner.authorizer(config.integration_timeout)
+    emulator.authorizer = authorizer or runner.authorizer(config.integration_timeout)
     if reload:
         emulator._spawn(_watch(runner))  # the emulator owns its task set
     return emulator
@@ -106,16 +113,39 @@ def serve_template(
         print_line(f"{app.source}: no WebSocket API to serve")
         return 2
     config = dataclasses.replace(config, stage=app.stage)
+    authorizer = None
+    if args.authorizer:
+        from wsgate.local.authorizer import LocalAuthorizer
+
+        try:
+            authorizer = LocalAuthorizer.load(
+                args.authorizer,
+                identity_sources=args.identity_source,
+                timeout=config.integration_timeout,
+                region=app.region,
+                account_id=app.account_id,
+            )
+        except ConfigurationError as exc:
+            print_line(f"--authorizer {args.authorizer}: {exc}")
+            return 2
     runner = TemplateRunner(app, aws_endpoint=args.aws_endpoint, tls=not args.no_tls)
     line = startup_line(app)
     if line:
         print_line(line)
 
     async def run() -> None:
-        emulator = await start_template(runner, config, reload=args.reload)
+        emulator = await start_template(runner, config, reload=args.reload, authorizer=authorizer)
         try:
             for text in _describe(runner):
                 print(f"wsgate: {text}", flush=True)
+            if authorizer is not None:
+                replaced = runner.app.authorizer
+                instead = (
+                    f" (in place of the template's {runner.app.functions[replaced.function].name})"
+                    if replaced is not None
+                    else ""
+                )
+                print(f"wsgate: authorizer  {args.authorizer}{instead}", flush=True)
             print(f"wsgate: WebSocket   {emulator.ws_url}", flush=True)
             print(f"wsgate: @connections {emulator.endpoint}/@connections/{{id}}", flush=True)
             await emulator.serve_forever()
