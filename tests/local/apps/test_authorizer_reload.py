@@ -128,17 +128,22 @@ def template(tmp_path: Path) -> Path:
     return path
 
 
+def _refused_then_asked(served: Served, refused_queries: tuple[str, ...], query: str) -> Any:
+    """Each of ``refused_queries`` gets 401; ``query`` opens, and the ``who`` route's answer."""
+    for refused_query in refused_queries:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(served.ws_url + refused_query)
+        assert refused.value.response.status_code == 401
+    with connect(served.ws_url + query) as ws:
+        ws.send(json.dumps({"op": "who"}))
+        return json.loads(ws.recv(60))
+
+
 def test_the_templates_authorizer_guards_connect(
     serve: Callable[..., Served], template: Path
 ) -> None:
     served = serve(template)
-    for query in ("", "?token=wrong"):
-        with pytest.raises(InvalidStatus) as refused:
-            connect(served.ws_url + query)
-        assert refused.value.response.status_code == 401
-    with connect(served.ws_url + "?token=open-sesame") as ws:
-        ws.send(json.dumps({"op": "who"}))
-        answer = json.loads(ws.recv(60))
+    answer = _refused_then_asked(served, ("", "?token=wrong"), "?token=open-sesame")
     assert answer["principalId"] == "ali" and answer["role"] == "baba"
     # The function's output reaches the log sink under the function's name.
     wait_until(lambda: ("WhoFn", "who asked: ali") in served.logs, 30, "WhoFn's log line")
@@ -167,13 +172,8 @@ def test_an_authorizer_given_on_the_command_line_replaces_the_templates(
 
     local = LocalAuthorizer(_key_gate, ["route.request.querystring.key"])
     served = serve(template, authorizer=local)
-    for query in ("?token=open-sesame", "?key=wrong"):  # the template's token no longer opens
-        with pytest.raises(InvalidStatus) as refused:
-            connect(served.ws_url + query)
-        assert refused.value.response.status_code == 401
-    with connect(served.ws_url + "?key=local") as ws:
-        ws.send(json.dumps({"op": "who"}))
-        answer = json.loads(ws.recv(60))
+    # The template's token no longer opens.
+    answer = _refused_then_asked(served, ("?token=open-sesame", "?key=wrong"), "?key=local")
     assert answer["principalId"] == "dev" and answer["role"] == "local"
 
 
