@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import write_section
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "RESULTS.md"
@@ -186,14 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        content = RESULTS.read_text()
-        start = content.find(SECTION)
-        if start >= 0:
-            end = content.find("\n## ", start + len(SECTION))
-            content = content[:start] + text + (content[end:] if end >= 0 else "\n")
-        else:
-            content = content.rstrip("\n") + "\n\n" + text + "\n"
-        RESULTS.write_text(content)
+        write_section(SECTION, text)
     return 0
 
 

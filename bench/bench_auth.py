@@ -21,16 +21,15 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jwt
+from common import write_section
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from wsgate.auth.jwt import JWTAuthorizer
 from wsgate.router import WebSocketApp
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Auth"
 ISSUER, AUDIENCE, SECRET = "https://issuer.example", "bench", "b" * 48
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abc/local/$connect"
@@ -205,12 +204,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        start = current.find(SECTION + "\n")
-        if start >= 0:
-            end = current.find("\n## ", start + len(SECTION))
-            current = current[:start] + current[end + 1 :] if end >= 0 else current[:start]
-        RESULTS.write_text(current.rstrip("\n") + "\n\n" + text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

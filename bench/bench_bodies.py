@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 import pydantic
+from common import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -194,14 +195,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        current = RESULTS.read_text(encoding="utf-8")
-        start = current.find("## Bodies")
-        if start == -1:
-            current = current.rstrip("\n") + "\n\n" + text
-        else:
-            end = current.find("\n## ", start + 1)
-            current = current[:start] + text + ("" if end == -1 else current[end:])
-        RESULTS.write_text(current, encoding="utf-8")
+        write_section("## Bodies", text)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ import time
 from collections import deque
 from pathlib import Path
 
+from common import write_section
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ENV = {
@@ -457,8 +459,6 @@ def main() -> None:
 
 
 def _write(table: list[str], stub_line: str, args: argparse.Namespace) -> None:
-    path = HERE / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
     cmd = ".venv/bin/python bench/bench_broadcast.py"
     if args.n != 10_000 or args.delay != 20.0:
         cmd += f" -n {args.n} --delay {args.delay:g}"
@@ -492,13 +492,7 @@ def _write(table: list[str], stub_line: str, args: argparse.Namespace) -> None:
             "",
         ]
     )
-    start = text.find(heading + "\n")
-    if start >= 0:
-        end = text.find("\n## ", start + 3)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    write_section(heading, section)
 
 
 if __name__ == "__main__":

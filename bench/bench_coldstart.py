@@ -38,6 +38,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from common import write_section
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 EVENT = ROOT / "tests" / "events" / "connect_query.json"
@@ -294,8 +296,6 @@ def main() -> None:
 
 
 def _write(lines: list[str], note: str, args: argparse.Namespace) -> None:
-    path = HERE / "RESULTS.md"
-    text = path.read_text()
     cmd = ".venv/bin/python bench/bench_coldstart.py"
     if args.rounds != 7:
         cmd += f" --rounds {args.rounds}"
@@ -320,13 +320,7 @@ def _write(lines: list[str], note: str, args: argparse.Namespace) -> None:
             "",
         ]
     )
-    start = text.find(heading + "\n")
-    if start >= 0:
-        end = text.find("\n## ", start + 3)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    write_section(heading, section)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import timeit
 from pathlib import Path
 from typing import Any
 
+from common import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENT = ROOT / "tests" / "events" / "message_custom.json"
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -156,17 +158,6 @@ def render(imp: dict[str, float], disp: dict[str, float], runs: int, command: st
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find("## Core\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end:])
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per import case")
@@ -180,7 +171,7 @@ def main() -> None:
     section = render(imp, disp, args.runs, command.strip())
     print(section)
     if args.write:
-        write_section(section)
+        write_section("## Core", section)
 
 
 if __name__ == "__main__":

@@ -12,48 +12,25 @@ results replace the ``## Delivery`` section of ``bench/RESULTS.md``.
 from __future__ import annotations
 
 import argparse
-import collections
 import platform
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from common import NullSender, RequestCounter, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 sys.path.insert(0, str(ROOT / "src"))
 
 
-class NullSender:
-    """Accepts every post: the bench measures DynamoDB requests, not @connections."""
-
-    def send(self, connection_id: str, data: Any) -> None:
-        pass
-
-    def broadcast(self, recipients: Iterable[Any], data: Any) -> Any:
-        ids = [r if isinstance(r, str) else r.connection_id for r in recipients]
-        return collections.namedtuple("R", "sent gone failed")(ids, [], {})
-
-
-class Counter:
-    def __init__(self, client: Any) -> None:
-        self.calls: collections.Counter[str] = collections.Counter()
-        client.meta.events.register("before-call.dynamodb.*", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
-
-    def take(self) -> collections.Counter[str]:
-        calls, self.calls = self.calls, collections.Counter()
-        return calls
-
-
 def measure(
-    counter: Counter, action: Callable[[], Any], repeat: int
+    counter: RequestCounter, action: Callable[[], Any], repeat: int
 ) -> tuple[float, dict[str, float], float]:
     counter.take()
     times = []
@@ -143,7 +120,7 @@ def main() -> None:
     try:
         store_client = boto3.client("dynamodb", **server.boto_kwargs)
         registry_client = boto3.client("dynamodb", **server.boto_kwargs)
-        store_calls, registry_calls = Counter(store_client), Counter(registry_client)
+        store_calls, registry_calls = RequestCounter(store_client), RequestCounter(registry_client)
         suffix = uuid.uuid4().hex[:6]
         registry = DynamoDBRegistry(f"bench-conn-{suffix}", client=registry_client)
         registry.create_table()
@@ -309,14 +286,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        start = current.find("## Delivery\n")
-        if start < 0:
-            current = current.rstrip("\n") + "\n\n" + text
-        else:
-            end = current.find("\n## ", start + 1)
-            current = current[:start] + text + ("" if end < 0 else current[end:])
-        RESULTS.write_text(current)
+        write_section("## Delivery", text)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import write_section
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -349,17 +350,6 @@ def verdicts(ours: Target, theirs: Target | None, args: argparse.Namespace) -> s
     return "Targets: " + "; ".join(lines) + "." if lines else ""
 
 
-def write_results(text: str) -> None:
-    content = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = content.find(SECTION)
-    if start >= 0:
-        end = content.find("\n## ", start + len(SECTION))
-        content = content[:start] + text + (content[end:] if end >= 0 else "\n")
-    else:
-        content = content.rstrip("\n") + "\n\n" + text + "\n"
-    RESULTS.write_text(content)
-
-
 def raise_fd_limit(needed: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < needed:
@@ -415,18 +405,6 @@ async def run(args: argparse.Namespace) -> str:
         " (the machine is shared: absolute figures move with load, the ratios much less).",
     ]
     return "\n".join(notes) + "\n"
-
-
-def write_section(text: str, section: str) -> None:
-    """Replace (or append) ``section`` of bench/RESULTS.md with ``text``."""
-    content = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = content.find(section)
-    if start >= 0:
-        end = content.find("\n## ", start + len(section))
-        content = content[:start] + text + (content[end:] if end >= 0 else "\n")
-    else:
-        content = content.rstrip("\n") + "\n\n" + text
-    RESULTS.write_text(content)
 
 
 async def run_flood(args: argparse.Namespace) -> str:
@@ -487,13 +465,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             from emulator_flood import SECTION as FLOOD_SECTION
 
-            write_section(text, FLOOD_SECTION)
+            write_section(FLOOD_SECTION, text)
         return 0
     raise_fd_limit(args.idle + args.broadcast + 1000)
     text = asyncio.run(run(args))
     print(text)
     if args.write:
-        write_results(text)
+        write_section(SECTION, text)
     return 0
 
 

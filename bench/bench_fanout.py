@@ -36,6 +36,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from common import write_section
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -346,15 +347,7 @@ def main() -> None:
     text = report(results, command)
     print(text)
     if args.write:
-        path = Path(__file__).with_name("RESULTS.md")
-        current = path.read_text()
-        start = current.find(SECTION + "\n")
-        if start == -1:
-            updated = current.rstrip("\n") + "\n\n" + text
-        else:
-            end = current.find("\n## ", start + len(SECTION))
-            updated = current[:start] + text + (current[end + 1 :] if end != -1 else "")
-        path.write_text(updated)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common import write_section
+
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Gateway"
 
@@ -141,16 +143,6 @@ def report(args: argparse.Namespace, rates: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def write(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--stub":
         asyncio.run(_serve(float(sys.argv[2]) / 1000))
@@ -164,7 +156,7 @@ def main() -> None:
     section = report(args, measure(args.n, args.sample, args.latency_ms))
     print(section)
     if args.write:
-        write(section)
+        write_section(SECTION, section)
 
 
 if __name__ == "__main__":

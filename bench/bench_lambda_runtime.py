@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import write_section
+
 from wsgate.local.lambda_runtime import FunctionPool
 from wsgate.local.lambda_runtime.launch import Launch
 
@@ -207,17 +209,6 @@ def _cpus() -> int:
     return os.cpu_count() or 1
 
 
-def write_results(text: str) -> None:
-    content = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = content.find(SECTION)
-    if start >= 0:
-        end = content.find("\n## ", start + len(SECTION))
-        content = content[:start] + text + (content[end:] if end >= 0 else "\n")
-    else:
-        content = content.rstrip("\n") + "\n\n" + text + "\n"
-    RESULTS.write_text(content)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="cold starts per contender")
@@ -227,7 +218,7 @@ def main() -> None:
     text = run(args)
     print(text)
     if args.write:
-        write_results(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

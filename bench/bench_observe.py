@@ -19,12 +19,13 @@ import json
 import logging
 import os
 import platform
-import re
 import sys
 import time
 import timeit
 from pathlib import Path
 from typing import Any
+
+from common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -118,18 +119,6 @@ def table(rows: list[tuple[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    section = "## Observe\n\n" + text.strip() + "\n"
-    pattern = re.compile(r"## Observe\n.*?(?=\n## |\Z)", re.S)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: section.rstrip("\n") + "\n", current)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section
-    path.write_text(updated)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--number", type=int, default=2000)
@@ -149,7 +138,7 @@ def main() -> None:
     )
     print(text)
     if args.write:
-        write_section(text)
+        write_section("## Observe", "## Observe\n\n" + text.strip())
 
 
 if __name__ == "__main__":

@@ -30,40 +30,17 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common import NullSender, RequestCounter, write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Presence"
 sys.path.insert(0, str(ROOT / "src"))
-
-
-class NullSender:
-    """Accepts every post: part 1 measures DynamoDB requests, not @connections."""
-
-    def send(self, connection_id: str, data: Any) -> None:
-        pass
-
-    def broadcast(self, recipients: Iterable[Any], data: Any) -> Any:
-        ids = [r if isinstance(r, str) else r.connection_id for r in recipients]
-        return collections.namedtuple("R", "sent gone failed")(ids, [], {})
-
-
-class Counter:
-    def __init__(self, client: Any) -> None:
-        self.calls: collections.Counter[str] = collections.Counter()
-        client.meta.events.register("before-call.dynamodb.*", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
-
-    def take(self) -> collections.Counter[str]:
-        calls, self.calls = self.calls, collections.Counter()
-        return calls
 
 
 def _detail(calls: collections.Counter[str], per: float = 1.0) -> str:
@@ -98,7 +75,7 @@ def part_dynamodb(members: int) -> tuple[list[tuple[str, str, str, float]], floa
         client = boto3.client(
             "dynamodb", config=Config(max_pool_connections=16), **server.boto_kwargs
         )
-        counter = Counter(client)
+        counter = RequestCounter(client)
         registry = DynamoDBRegistry(f"bench-presence-{uuid.uuid4().hex[:6]}", client=client)
         registry.create_table()
         presence = Presence(registry=registry, sender=NullSender())
@@ -363,14 +340,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        start = current.find(SECTION + "\n")
-        if start < 0:
-            current = current.rstrip("\n") + "\n\n" + text
-        else:
-            end = current.find("\n## ", start + 1)
-            current = current[:start] + text + ("" if end < 0 else current[end + 1 :])
-        RESULTS.write_text(current)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

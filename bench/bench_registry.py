@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common import write_section
+
 from wsgate.registry.dynamodb import DynamoDBRegistry
 from wsgate.registry.memory import MemoryRegistry
 from wsgate.registry.sqlite import SQLiteRegistry
@@ -296,19 +298,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        write_section(Path(__file__).with_name("RESULTS.md"), text)
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this benchmark's ``## Registry`` section of RESULTS.md."""
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = current.find(SECTION + "\n")
-    if start == -1:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(SECTION))
-        updated = current[:start] + text + (current[end + 1 :] if end != -1 else "")
-    path.write_text(updated)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import write_section
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -419,17 +420,6 @@ def verdicts(rows: list[Target], cold_ratio: float) -> list[str]:
     return ["".join(text), ""]
 
 
-def write_results(text: str) -> None:
-    content = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION in content:
-        before, _, rest = content.partition(SECTION)
-        after = rest.split("\n## ", 1)
-        content = before + text + ("\n## " + after[1] if len(after) > 1 else "")
-    else:
-        content = content.rstrip("\n") + "\n\n" + text
-    RESULTS.write_text(content)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=1000, help="round trips per server")
@@ -446,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     text = asyncio.run(run(args))
     print(text)
     if args.write:
-        write_results(text)
+        write_section(SECTION, text)
     return 0
 
 

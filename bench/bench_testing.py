@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_APP = ROOT / "examples" / "chat" / "app.py"
 CHAT_TESTS = ROOT / "tests" / "testing" / "test_chat.py"
@@ -134,14 +136,7 @@ def main() -> None:
     )
     print(section)
     if args.write:
-        text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        start = text.find(SECTION + "\n")
-        if start < 0:
-            text = text.rstrip("\n") + "\n\n" + section
-        else:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + ("" if end < 0 else text[end:])
-        RESULTS.write_text(text)
+        write_section(SECTION, section)
 
 
 if __name__ == "__main__":
