@@ -16,7 +16,12 @@ from __future__ import annotations
 from typing import Any, Final
 
 from wsgate.deploy.options import TemplateOptions
-from wsgate.deploy.resources import ref, sub
+from wsgate.deploy.resources import (
+    function_resource,
+    manage_connections_statement,
+    ref,
+    table_arns,
+)
 from wsgate.deploy.table import TableDefinition
 
 __all__ = [
@@ -46,9 +51,6 @@ FANOUT_WORKER_SQS_ACTIONS: Final = (
 WORKER_TIMEOUT: Final = 60
 """Seconds: a chunk of 500 takes well under one; the rest is room for throttling retries."""
 MAX_RECEIVES: Final = 5
-_API_ARN: Final = (
-    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}"
-)
 
 
 def add_fanout_resources(
@@ -85,50 +87,33 @@ def add_fanout_resources(
             "Resource": [queue_arn],
         }
     )
-    table_arns: list[Any] = [{"Fn::GetAtt": ["ConnectionTable", "Arn"]}]
-    table_arns += [sub("${ConnectionTable.Arn}/index/" + name) for name in table.index_names]
-    resources["FanoutWorkerFunction"] = {
-        "Type": "AWS::Serverless::Function",
-        "Properties": {
-            "Description": "wsgate fan-out worker: posts hand-off chunks from the queue",
-            "CodeUri": options.code_uri,
-            "Handler": options.fanout_handler,
-            "Runtime": options.runtime,
-            "Architectures": [options.architecture],
-            "MemorySize": options.memory,
-            "Timeout": WORKER_TIMEOUT,
-            "LoggingConfig": {"LogFormat": "JSON"},
-            "Environment": {"Variables": dict(environment)},
-            "Policies": [
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "ManageConnectionsOfThisStage",
-                            "Effect": "Allow",
-                            "Action": ["execute-api:ManageConnections"],
-                            "Resource": [
-                                sub(f"{_API_ARN}/{options.stage}/{verb}/@connections/*")
-                                for verb in ("POST", "GET", "DELETE")
-                            ],
-                        },
-                        {
-                            "Sid": "ReadGroupsPruneGone",
-                            "Effect": "Allow",
-                            "Action": list(FANOUT_DYNAMODB_ACTIONS),
-                            "Resource": table_arns,
-                        },
-                        {
-                            "Sid": "FanoutQueue",
-                            "Effect": "Allow",
-                            "Action": list(FANOUT_WORKER_SQS_ACTIONS),
-                            "Resource": [queue_arn],
-                        },
-                    ],
-                }
-            ],
-        },
-    }
+    resources["FanoutWorkerFunction"] = function_resource(
+        options,
+        "wsgate fan-out worker: posts hand-off chunks from the queue",
+        Handler=options.fanout_handler,
+        Timeout=WORKER_TIMEOUT,
+        Environment={"Variables": dict(environment)},
+        Policies=[
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    manage_connections_statement(options.stage),
+                    {
+                        "Sid": "ReadGroupsPruneGone",
+                        "Effect": "Allow",
+                        "Action": list(FANOUT_DYNAMODB_ACTIONS),
+                        "Resource": table_arns(table),
+                    },
+                    {
+                        "Sid": "FanoutQueue",
+                        "Effect": "Allow",
+                        "Action": list(FANOUT_WORKER_SQS_ACTIONS),
+                        "Resource": [queue_arn],
+                    },
+                ],
+            }
+        ],
+    )
     resources["FanoutWorkerEventSource"] = {
         "Type": "AWS::Lambda::EventSourceMapping",
         "Properties": {

@@ -101,27 +101,34 @@ def function_resource(
     return {"Type": "AWS::Serverless::Function", "Properties": result}
 
 
+def table_arns(table: TableDefinition) -> list[Any]:
+    """The connection table's ARN and its indexes' ARNs."""
+    arns: list[Any] = [{"Fn::GetAtt": ["ConnectionTable", "Arn"]}]
+    return arns + [sub("${ConnectionTable.Arn}/index/" + name) for name in table.index_names]
+
+
+def manage_connections_statement(stage: str) -> dict[str, Any]:
+    """The policy statement allowing ``@connections`` POST/GET/DELETE on this stage only."""
+    return {
+        "Sid": "ManageConnectionsOfThisStage",
+        "Effect": "Allow",
+        "Action": ["execute-api:ManageConnections"],
+        "Resource": [sub(f"{_API_ARN}/{stage}/{verb}/@connections/*") for verb in _MANAGE_VERBS],
+    }
+
+
 def policies(stage: str, table: TableDefinition) -> list[dict[str, Any]]:
     """The function's inline policy: this stage's ``@connections``, this table and its indexes."""
-    table_arns: list[Any] = [{"Fn::GetAtt": ["ConnectionTable", "Arn"]}]
-    table_arns += [sub("${ConnectionTable.Arn}/index/" + name) for name in table.index_names]
     return [
         {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Sid": "ManageConnectionsOfThisStage",
-                    "Effect": "Allow",
-                    "Action": ["execute-api:ManageConnections"],
-                    "Resource": [
-                        sub(f"{_API_ARN}/{stage}/{verb}/@connections/*") for verb in _MANAGE_VERBS
-                    ],
-                },
+                manage_connections_statement(stage),
                 {
                     "Sid": "ConnectionTable",
                     "Effect": "Allow",
                     "Action": list(DYNAMODB_ACTIONS),
-                    "Resource": table_arns,
+                    "Resource": table_arns(table),
                 },
             ],
         }
