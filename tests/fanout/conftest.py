@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from sender.apistub import ApiStub
-from wsgate.sender import Sender, StaticCredentials
+from support.senders import make_sender
 from wsgate.testing.servers import LocalServer
 
-CREDS = StaticCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+__all__ = ["make_sender"]  # the senders' fixture (support.senders), used here too
+
 _names = itertools.count()
 
 
@@ -53,22 +54,3 @@ def queues(sqs: Any) -> dict[str, str]:
 def stub() -> Iterator[ApiStub]:
     with ApiStub() as server:
         yield server
-
-
-@pytest.fixture
-def make_sender() -> Iterator[Any]:
-    made: list[Sender] = []
-
-    def make(endpoint: str | None = None, **kwargs: Any) -> Sender:
-        kwargs.setdefault("credentials", CREDS)
-        kwargs.setdefault("backoff_base", 0.001)
-        kwargs.setdefault("backoff_cap", 0.01)
-        kwargs.setdefault("timeout", 2.0)
-        kwargs.setdefault("region", "us-east-1")
-        sender = Sender(endpoint, **kwargs)
-        made.append(sender)
-        return sender
-
-    yield make
-    for sender in made:
-        sender.shutdown()

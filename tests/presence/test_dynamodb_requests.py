@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from support.dynamodb import RequestLog
 from wsgate.presence import Presence
 from wsgate.registry.dynamodb import DynamoDBRegistry
 from wsgate.sender import Sender
@@ -16,21 +17,6 @@ from wsgate.testing.servers import LocalServer
 from .conftest import make_client, table_name
 
 pytestmark = pytest.mark.dynamodb
-
-
-class RequestLog:
-    """The DynamoDB operation of every request a client sends."""
-
-    def __init__(self, client: Any) -> None:
-        self.operations: list[str] = []
-        client.meta.events.register("before-call.dynamodb.*", self._record)
-
-    def _record(self, model: Any, **_: Any) -> None:
-        self.operations.append(model.name)
-
-    def take(self) -> list[str]:
-        taken, self.operations = self.operations, []
-        return taken
 
 
 class NullTransport:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from support.dynamodb import RequestLog
 from wsgate.exceptions import InvalidRecordError, RegistryError, RegistryUnavailable
 from wsgate.registry import open_registry
 from wsgate.registry.dynamodb import DynamoDBRegistry, TableLayout
@@ -17,21 +18,6 @@ from wsgate.testing.servers import LocalServer, free_port
 from .conftest import make_client, table_name
 
 pytestmark = pytest.mark.dynamodb
-
-
-class RequestLog:
-    """Records the DynamoDB operation of every request a client sends (botocore event hook)."""
-
-    def __init__(self, client: Any) -> None:
-        self.operations: list[str] = []
-        client.meta.events.register("before-call.dynamodb.*", self._record)
-
-    def _record(self, model: Any, **_: Any) -> None:
-        self.operations.append(model.name)
-
-    def take(self) -> list[str]:
-        taken, self.operations = self.operations, []
-        return taken
 
 
 @pytest.fixture(params=["dynalite", "moto"])

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from wsgate.sender import Sender, StaticCredentials
+from support.senders import CREDS, make_sender
 
 from .apistub import ApiStub
 
-CREDS = StaticCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+__all__ = ["CREDS", "make_sender"]  # from support.senders, shared with the fan-out tests
 
 
 @pytest.fixture(autouse=True)
@@ -29,22 +28,3 @@ def stub() -> Iterator[ApiStub]:
 @pytest.fixture(params=["http", "boto3"])
 def transport_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def make_sender() -> Iterator[Callable[..., Sender]]:
-    made: list[Sender] = []
-
-    def make(endpoint: str | None = None, **kwargs: Any) -> Sender:
-        kwargs.setdefault("credentials", CREDS)
-        kwargs.setdefault("backoff_base", 0.001)
-        kwargs.setdefault("backoff_cap", 0.01)
-        kwargs.setdefault("timeout", 2.0)
-        kwargs.setdefault("region", "us-east-1")
-        sender = Sender(endpoint, **kwargs)
-        made.append(sender)
-        return sender
-
-    yield make
-    for sender in made:
-        sender.shutdown()
