@@ -3,8 +3,6 @@ delivery test app served by real emulators."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -12,35 +10,22 @@ from typing import Any
 
 import pytest
 
+from support.node import NODE, run_node_tests
 from wsgate.delivery import client_js_path
 
-NODE = shutil.which("node")
 TESTS = Path(__file__).parent / "js"
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_the_js_client_passes_its_node_tests(make_server: Any) -> None:
-    assert NODE is not None
     long = make_server(buffer_size=200)
     short = make_server(buffer_size=10)
     env = {
-        **os.environ,
         "WSGATE_CLIENT_JS": str(client_js_path()),
         "WSGATE_TEST_WS_URL": long.ws_url,
         "WSGATE_TEST_WS_URL_SHORT": short.ws_url,
     }
-    files = sorted(str(p) for p in TESTS.glob("*.test.mjs"))
-    done = subprocess.run(
-        [NODE, "--experimental-websocket", "--test", *files],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    report = done.stdout + done.stderr
-    assert done.returncode == 0, report
-    assert "# fail 0" in report and "# pass 6" in report, report
+    run_node_tests(TESTS, env, passed=6)
 
 
 def test_the_emulator_serves_the_client_at_a_fixed_path(make_server: Any) -> None:
