@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from support import CHAT_APP
+from support.chat import chat_server, join_lobby
 from wsgate.testing.remote import EmulatorProcess
+
+__all__ = ["chat_server"]  # the fixture, from support.chat
 
 pytestmark = pytest.mark.browser  # the browser fixture is in tests/conftest.py
 
 
-@pytest.fixture
-def chat_server() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(str(CHAT_APP)) as server:
-        yield server
-
-
 def _enter(page: Any, url: str, name: str) -> None:
-    page.goto(url)
-    page.wait_for_selector("#status.open", timeout=15_000)
-    page.fill("#name", name)
-    page.click("#set-name")
-    page.wait_for_selector(f"text=you are now {name}", timeout=10_000)
-    page.click("#join")
+    join_lobby(page, url, name)
     page.wait_for_selector("text=in lobby:", timeout=10_000)
 
 
