@@ -9,6 +9,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from support import CHAT_APP
+from support.chat import join_lobby
 from wsgate.local.invoke import AppSpec
 
 from .conftest import Recorder
@@ -23,12 +24,7 @@ def test_two_pages_chat_through_the_example_app(browser: Any, start_emulator: An
     try:
         ada, bob = context.new_page(), context.new_page()
         for page, name in ((ada, "ada"), (bob, "bob")):
-            page.goto(url)
-            page.wait_for_selector("#status.open", timeout=10_000)
-            page.fill("#name", name)
-            page.click("#set-name")
-            page.wait_for_selector(f"text=you are now {name}", timeout=10_000)
-            page.click("#join")
+            join_lobby(page, url, name)
             page.wait_for_selector("text=in lobby:", timeout=10_000)
         ada.wait_for_selector("#log >> text=bob joined lobby", timeout=10_000)
         bob.fill("#text", "hello from bob")
